@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Pure Raft consensus engine: PreVote, CheckQuorum, pipelining, snapshots, membership changes, ReadIndex
+ */
+export {}

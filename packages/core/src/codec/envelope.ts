@@ -1,0 +1,183 @@
+import { Packr } from 'msgpackr'
+import { DecodeError, LimitExceededError, assert, toError } from '../errors'
+import { NODE_ID_BYTES, NodeId } from '../node-id'
+import { DEFAULT_LIMITS } from '../limits'
+
+/** Wire format version of the envelope. A peer speaking another version is refused, not guessed at. */
+export const ENVELOPE_VERSION = 1
+
+/** Message type names: `<protocol>.<kind>`, lower-case, e.g. `raft.append` or `fd.ping`. */
+const MESSAGE_TYPE_PATTERN = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/
+const MESSAGE_TYPE_LENGTH_MAX = 64
+
+/** One message on the wire: who sent it, what it is, and its payload (validated by the protocol). */
+export interface Envelope<Payload = unknown> {
+  readonly version: number
+  readonly type: string
+  readonly sender: NodeId
+  readonly payload: Payload
+}
+
+export interface CodecOptions {
+  /** Largest encoded envelope accepted or produced, in bytes. @default 16 MiB */
+  readonly envelopeBytesMax?: number
+  /** Deepest nesting of arrays/maps in a payload; guards the decoder's stack. @default 64 */
+  readonly nestingDepthMax?: number
+}
+
+/**
+ * Encodes and decodes envelopes with msgpackr (records and structured-clone extensions off, so the
+ * bytes are plain MessagePack any implementation can read). Every decode failure is a DecodeError
+ * with a code and context; nothing untyped escapes. Implemented here; used by every driver at the
+ * network boundary.
+ */
+export class Codec {
+  readonly envelopeBytesMax: number
+  readonly nestingDepthMax: number
+  private readonly packr: Packr
+
+  constructor(options: CodecOptions = {}) {
+    this.envelopeBytesMax = options.envelopeBytesMax ?? DEFAULT_LIMITS.envelopeBytesMax
+    this.nestingDepthMax = options.nestingDepthMax ?? DEFAULT_LIMITS.nestingDepthMax
+    assert(
+      Number.isInteger(this.envelopeBytesMax) && this.envelopeBytesMax > 0,
+      'envelopeBytesMax must be a positive integer',
+    )
+    assert(
+      Number.isInteger(this.nestingDepthMax) && this.nestingDepthMax > 0,
+      'nestingDepthMax must be a positive integer',
+    )
+    this.packr = new Packr({
+      useRecords: false,
+      structuredClone: false,
+      moreTypes: false,
+      mapsAsObjects: true,
+      variableMapSize: true,
+      int64AsType: 'number',
+      bundleStrings: false,
+    })
+  }
+
+  /** Encodes any MessagePack-able value (no envelope). */
+  encodeValue(value: unknown): Uint8Array {
+    return this.packr.pack(value)
+  }
+
+  /** Decodes one MessagePack value occupying all of `bytes`; throws DecodeError. */
+  decodeValue(bytes: Uint8Array): unknown {
+    if (!(bytes instanceof Uint8Array)) throw new DecodeError('MALFORMED', 'input is not a byte array')
+    if (bytes.length === 0) throw new DecodeError('TRUNCATED', 'empty input')
+    if (bytes.length > this.envelopeBytesMax) {
+      throw new DecodeError('OVERSIZED', `input of ${bytes.length} bytes exceeds ${this.envelopeBytesMax}`, {
+        bytes: bytes.length,
+        max: this.envelopeBytesMax,
+      })
+    }
+    let value: unknown
+    try {
+      value = this.packr.unpack(bytes)
+    } catch (thrown) {
+      const error = toError(thrown)
+      const truncated = /unexpected end|end of buffer|out of range|beyond/i.test(error.message)
+      throw new DecodeError(
+        truncated ? 'TRUNCATED' : 'MALFORMED',
+        `invalid MessagePack: ${error.message}`,
+        {
+          bytes: bytes.length,
+        },
+        { cause: error },
+      )
+    }
+    checkPlainValue(value, this.nestingDepthMax)
+    return value
+  }
+
+  encode<Payload>(envelope: Omit<Envelope<Payload>, 'version'> & { version?: number }): Uint8Array {
+    assert(
+      MESSAGE_TYPE_PATTERN.test(envelope.type),
+      `message type '${envelope.type}' is not <protocol>.<kind>`,
+    )
+    const bytes = this.packr.pack([
+      envelope.version ?? ENVELOPE_VERSION,
+      envelope.type,
+      envelope.sender.bytes,
+      envelope.payload,
+    ])
+    if (bytes.length > this.envelopeBytesMax) {
+      throw new LimitExceededError('envelopeBytesMax', bytes.length, this.envelopeBytesMax, {
+        type: envelope.type,
+      })
+    }
+    return bytes
+  }
+
+  /** Decodes and validates the envelope shape; the payload is left for the protocol to validate. */
+  decode(bytes: Uint8Array): Envelope<unknown> {
+    const value = this.decodeValue(bytes)
+    if (!Array.isArray(value) || value.length !== 4) {
+      throw new DecodeError('MALFORMED', 'envelope must be a 4-element array', {
+        kind: Array.isArray(value) ? `array(${value.length})` : typeof value,
+      })
+    }
+    const [version, type, sender, payload] = value as [unknown, unknown, unknown, unknown]
+    if (version !== ENVELOPE_VERSION) {
+      throw new DecodeError(
+        'UNSUPPORTED_VERSION',
+        `envelope version ${String(version)} is not ${ENVELOPE_VERSION}`,
+        {
+          version: typeof version === 'number' ? version : String(version),
+          supported: ENVELOPE_VERSION,
+        },
+      )
+    }
+    if (
+      typeof type !== 'string' ||
+      type.length > MESSAGE_TYPE_LENGTH_MAX ||
+      !MESSAGE_TYPE_PATTERN.test(type)
+    ) {
+      throw new DecodeError('INVALID_FIELD', 'envelope type must be <protocol>.<kind>', { field: 'type' })
+    }
+    if (!(sender instanceof Uint8Array) || sender.length !== NODE_ID_BYTES) {
+      throw new DecodeError('INVALID_FIELD', `envelope sender must be ${NODE_ID_BYTES} bytes`, {
+        field: 'sender',
+        type,
+      })
+    }
+    return { version, type, sender: NodeId.fromBytes(sender), payload }
+  }
+}
+
+/**
+ * Rejects values MessagePack can carry but our protocols never send: extension types (which msgpackr
+ * would turn into Dates or arbitrary objects), and nesting deep enough to exhaust a recursive reader.
+ */
+function checkPlainValue(root: unknown, depthMax: number): void {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 0 }]
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop()!
+    if (value === null || typeof value !== 'object') {
+      if (typeof value === 'bigint')
+        throw new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
+      continue
+    }
+    if (value instanceof Uint8Array) continue
+    if (depth >= depthMax) {
+      throw new DecodeError('MALFORMED', `nesting deeper than ${depthMax}`, { depthMax })
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push({ value: item, depth: depth + 1 })
+      continue
+    }
+    const prototype = Object.getPrototypeOf(value)
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw new DecodeError(
+        'MALFORMED',
+        `unsupported MessagePack extension (${prototype?.constructor?.name ?? 'unknown'})`,
+      )
+    }
+    for (const key of Object.keys(value)) {
+      if (key === '__proto__') throw new DecodeError('MALFORMED', 'map key __proto__ is not accepted')
+      stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1 })
+    }
+  }
+}

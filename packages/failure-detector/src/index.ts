@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Phi accrual failure detection, SWIM-style membership, partition and quorum decisions
+ */
+export {}

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * ed25519 identities, Noise secure channels and capability tokens
+ */
+export {}

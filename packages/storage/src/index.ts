@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Write-ahead log, hard state and snapshot store on files: checksummed, group-committed
+ */
+export {}

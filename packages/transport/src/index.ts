@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * TCP, UDP, WebSocket (uWebSockets.js) and in-memory transports behind one interface
+ */
+export {}
