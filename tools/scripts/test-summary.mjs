@@ -9,5 +9,7 @@ if (!existsSync(reportPath)) {
   process.exit(0)
 }
 const report = JSON.parse(readFileSync(reportPath, 'utf8'))
-const failedSuites = (report.testResults ?? []).filter((suite) => suite.status === 'failed' && suite.assertionResults?.length === 0).length
+const failedSuites = (report.testResults ?? []).filter(
+  (suite) => suite.status === 'failed' && suite.assertionResults?.length === 0,
+).length
 console.log(`${report.numPassedTests} passed, ${report.numFailedTests + failedSuites} failed`)

@@ -1,0 +1,36 @@
+import * as hdr from 'hdr-histogram-js'
+
+/** Latency recorder over HdrHistogram: nanosecond resolution, 3 significant digits, up to 10 minutes. */
+export class LatencyRecorder {
+  private readonly histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  })
+
+  recordNanoseconds(nanoseconds: number): void {
+    this.histogram.recordValue(Math.max(1, Math.round(nanoseconds)))
+  }
+
+  recordMicroseconds(microseconds: number): void {
+    this.recordNanoseconds(microseconds * 1000)
+  }
+
+  get count(): number {
+    return this.histogram.totalCount
+  }
+
+  percentileMicroseconds(percentile: number): number {
+    return this.histogram.getValueAtPercentile(percentile) / 1000
+  }
+
+  meanMicroseconds(): number {
+    return this.histogram.mean / 1000
+  }
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
