@@ -151,33 +151,23 @@ export class Codec {
  * Rejects values MessagePack can carry but our protocols never send: extension types (which msgpackr
  * would turn into Dates or arbitrary objects), and nesting deep enough to exhaust a recursive reader.
  */
-function checkPlainValue(root: unknown, depthMax: number): void {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 0 }]
-  while (stack.length > 0) {
-    const { value, depth } = stack.pop()!
-    if (value === null || typeof value !== 'object') {
-      if (typeof value === 'bigint')
-        throw new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
-      continue
-    }
-    if (value instanceof Uint8Array) continue
-    if (depth >= depthMax) {
-      throw new DecodeError('MALFORMED', `nesting deeper than ${depthMax}`, { depthMax })
-    }
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push({ value: item, depth: depth + 1 })
-      continue
-    }
-    const prototype = Object.getPrototypeOf(value)
-    if (prototype !== Object.prototype && prototype !== null) {
-      throw new DecodeError(
-        'MALFORMED',
-        `unsupported MessagePack extension (${prototype?.constructor?.name ?? 'unknown'})`,
-      )
-    }
-    for (const key of Object.keys(value)) {
-      if (key === '__proto__') throw new DecodeError('MALFORMED', 'map key __proto__ is not accepted')
-      stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1 })
-    }
+function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') throw new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
+    return
+  }
+  if (value instanceof Uint8Array) return
+  if (depth >= depthMax) throw new DecodeError('MALFORMED', `nesting deeper than ${depthMax}`, { depthMax })
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkPlainValue(value[i], depthMax, depth + 1)
+    return
+  }
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new DecodeError('MALFORMED', `unsupported MessagePack extension (${prototype?.constructor?.name ?? 'unknown'})`)
+  }
+  for (const key in value) {
+    if (key === '__proto__') throw new DecodeError('MALFORMED', 'map key __proto__ is not accepted')
+    checkPlainValue((value as Record<string, unknown>)[key], depthMax, depth + 1)
   }
 }
