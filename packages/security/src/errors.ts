@@ -28,7 +28,12 @@ export type SecurityErrorCode =
 /** Errors raised by identities, envelopes and the Noise channel. `code` is stable; branch on it. */
 export class SecurityError extends SocketCloudError {
   declare readonly code: SecurityErrorCode
-  constructor(code: SecurityErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: SecurityErrorCode,
+    message: string,
+    context: ErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
     super(code, message, context, options)
   }
 }

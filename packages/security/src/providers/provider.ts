@@ -9,8 +9,8 @@
  *   call it inside a step without awaiting.
  * - Inputs are never mutated and outputs are fresh arrays the caller owns.
  * - `ed25519Verify` and `aeadOpen` never throw on hostile input: they return false / undefined.
- * - `x25519` returns the raw shared secret, including the all-zero output for low-order points; the
- *   caller decides whether to refuse it (the Noise channel does).
+ * - `x25519` returns undefined instead of the all-zero secret a low-order public key produces (OpenSSL
+ *   refuses to compute it at all); callers must refuse such a peer, as the Noise channel does.
  */
 export interface CryptoProvider {
   readonly name: 'native' | 'portable' | (string & { readonly __brand?: 'CryptoProviderName' })
@@ -27,8 +27,8 @@ export interface CryptoProvider {
 
   /** X25519 public key for a 32-byte private key (RFC 7748 clamping applied). */
   x25519PublicKey(privateKey: Uint8Array): Uint8Array
-  /** X25519(privateKey, publicKey); the raw 32-byte shared secret. */
-  x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array
+  /** X25519(privateKey, publicKey); the 32-byte shared secret, or undefined when it would be all zero. */
+  x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined
 
   /** ChaCha20-Poly1305 (RFC 8439) with a 12-byte nonce; returns ciphertext || 16-byte tag. */
   aeadSeal(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, plaintext: Uint8Array): Uint8Array

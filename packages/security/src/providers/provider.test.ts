@@ -49,7 +49,9 @@ describe.each(providers)('$name provider', (provider) => {
       const key = provider.ed25519SigningKey(seed)
       expect(bytesToHex(key.publicKey)).toBe(vector.publicKey)
       expect(bytesToHex(key.sign(hex(vector.message)))).toBe(vector.signature)
-      expect(provider.ed25519Verify(hex(vector.publicKey), hex(vector.message), hex(vector.signature))).toBe(true)
+      expect(provider.ed25519Verify(hex(vector.publicKey), hex(vector.message), hex(vector.signature))).toBe(
+        true,
+      )
     }
   })
 

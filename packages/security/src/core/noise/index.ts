@@ -1,0 +1,5 @@
+export * from './cipher-state'
+export * from './symmetric-state'
+export * from './handshake-state'
+export * from './patterns'
+export * from './protocol-name'
