@@ -1,0 +1,1196 @@
+import {
+  Codec,
+  ConsensusError,
+  DecodeError,
+  Emitter,
+  LimitExceededError,
+  NodeId,
+  SeededRandom,
+  SocketCloudError,
+  assert,
+  every,
+  noopLogger,
+  noopMetrics,
+  toError,
+  type Clock,
+  type ConsensusEngine,
+  type Counter,
+  type EngineStatus,
+  type Histogram,
+  type LogEntry,
+  type LogStore,
+  type Logger,
+  type Metrics,
+  type Random,
+  type Ready,
+  type ReplicaId,
+  type Snapshot,
+  type SnapshotStore,
+  type StateMachine,
+  type TimerHandle,
+  type Transport,
+  type TransportEvents,
+} from '@socketcloud/core'
+import { encodeEntryEnvelope, type EntryOperation } from './core/entry-envelope'
+import { ReplicatedState, type ApplyOutcome } from './core/replicated-state'
+import type { EngineFactory } from './engine-factory'
+import { resolveRuntimeInit, type ConsensusRuntimeInit, type ResolvedRuntimeInit } from './options'
+import {
+  RUNTIME_MESSAGE_PREFIX,
+  decodeRuntimeMessage,
+  encodeRuntimeMessage,
+  runtimeMessageType,
+  type ForwardFailure,
+  type RuntimeMessage,
+  type SubmitRequest,
+} from './wire'
+
+export interface ConsensusRuntimeComponents<Message> {
+  readonly transport: Transport
+  readonly logStore: LogStore
+  readonly snapshotStore: SnapshotStore
+  readonly stateMachine: StateMachine
+  readonly clock: Clock
+  readonly engineFactory: EngineFactory<Message>
+  readonly logger?: Logger
+  readonly metrics?: Metrics
+  /** Draws this incarnation's request-id base; seed it in simulations. @default seeded from the wall clock */
+  readonly random?: Random
+  /** Envelope codec for the wire. @default new Codec() */
+  readonly codec?: Codec
+}
+
+export type ReadConsistency = 'linearizable' | 'stale'
+
+/** A client session the caller manages itself (e.g. an API client that retries through any node). */
+export interface ExplicitSession {
+  readonly id: string
+  readonly sequence: number
+  /** Every sequence number below this one has been answered to the client. @default sequence */
+  readonly acknowledgedBelow?: number
+}
+
+export interface RequestOptions {
+  /** @default the runtime's requestTimeoutMs */
+  readonly timeoutMs?: number
+}
+
+export interface SubmitOptions extends RequestOptions {
+  /** Submit under the caller's own session instead of the runtime's. */
+  readonly session?: ExplicitSession
+}
+
+export interface ConsensusRuntimeEvents {
+  /** An inbound message was refused at the boundary; nothing changed. */
+  refused: { readonly peer: ReplicaId; readonly error: SocketCloudError }
+  /** The engine reported a new status (role, leader, term or membership). */
+  status: EngineStatus
+  /** A committed entry could not be decoded; it was applied as a no-op on every replica. */
+  'malformed-entry': { readonly index: number; readonly error: DecodeError }
+  /** A snapshot was saved and the log compacted behind it. */
+  snapshot: { readonly index: number; readonly term: number; readonly bytes: number }
+  /** A storage or engine failure stopped the runtime; every request failed with STOPPED. */
+  failed: { readonly error: Error }
+}
+
+type RequestKind = 'command' | 'register' | 'read-index' | 'read-log'
+
+interface PendingRequest {
+  readonly id: number
+  kind: RequestKind
+  readonly payload: Uint8Array
+  readonly sessionId: string
+  readonly sequence: number
+  readonly acknowledgedBelow: number
+  readonly startedMs: number
+  readonly deadlineMs: number
+  readonly resolve: (value: RequestResult) => void
+  readonly reject: (error: Error) => void
+  /** waiting: not placed; proposed: in the local engine; forwarded: sent to the leader; reading: index known. */
+  route: 'waiting' | 'proposed' | 'forwarded' | 'reading'
+  routedTerm: number
+  target: ReplicaId | null
+  sentMs: number
+  readIndex: number
+  leaderSeen: boolean
+}
+
+interface RequestResult {
+  readonly bytes: Uint8Array
+  readonly sessionId: string
+}
+
+interface ForwardedRequest {
+  readonly from: ReplicaId
+  readonly requestId: number
+  readonly kind: 'submit' | 'read-index'
+}
+
+interface OwnSession {
+  readonly id: string
+  nextSequence: number
+  readonly outstanding: Set<number>
+}
+
+const REQUEST_ID_SPAN = 2 ** 21
+
+/**
+ * Drives one consensus engine: the tick timer, the Ready loop (persist, send, apply, serve reads,
+ * advance), the inbound boundary, forwarding to the leader, client sessions and snapshots. It is
+ * protocol-agnostic — the engine comes from an `EngineFactory` — and I/O-agnostic: the transport,
+ * stores and clock are the core interfaces, so the same runtime runs on the simulator and on TCP with
+ * files.
+ *
+ * Concurrency: everything runs on one event loop. Engine calls are synchronous; the only awaits are
+ * storage writes inside the Ready loop, and exactly one loop runs at a time, so two Readys never
+ * overlap and `advance` always follows the full handling of its Ready.
+ */
+export class ConsensusRuntime<Message> {
+  readonly id: ReplicaId
+  readonly events = new Emitter<ConsensusRuntimeEvents>()
+  private readonly init: ResolvedRuntimeInit
+  private readonly transport: Transport
+  private readonly logStore: LogStore
+  private readonly snapshotStore: SnapshotStore
+  private readonly clock: Clock
+  private readonly factory: EngineFactory<Message>
+  private readonly logger: Logger
+  private readonly codec: Codec
+  private readonly stateCodec: Codec
+  private readonly state: ReplicatedState
+  private readonly random: Random
+  private engineValue: ConsensusEngine<Message> | null = null
+  private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new'
+  private tickTimer: TimerHandle | null = null
+  private unsubscribe: (() => void) | null = null
+  private loopRunning: Promise<void> | null = null
+  private loopRequested = false
+  private requestIdNext: number
+  private requestIdEnd: number
+  private readonly pending = new Map<number, PendingRequest>()
+  private readonly forwarded = new Map<string, ForwardedRequest>()
+  private forwardedContextNext = 1
+  private ownSession: OwnSession | null = null
+  private ownSessionOpening: Promise<OwnSession> | null = null
+  private appliedTerm = 0
+  private snapshotIndex = 0
+  private lastStatus: EngineStatus | null = null
+  private readonly peerIds = new Map<ReplicaId, NodeId>()
+  /** True between `engine.ready()` and `engine.advance()`: engine inputs wait in `deferred` meanwhile. */
+  private insideReady = false
+  private readonly inbox: Array<{
+    readonly peer: ReplicaId
+    readonly type: string
+    readonly message: Message | RuntimeMessage
+    readonly engineMessage: boolean
+  }> = []
+  private readonly deferred: Array<() => void> = []
+  private ticksOwed = 0
+  private rerouteAfterReady = false
+  private readonly metrics: {
+    readonly refused: Counter
+    readonly applied: Counter
+    readonly proposals: Counter
+    readonly forwards: Counter
+    readonly sendFailures: Counter
+    readonly snapshots: Counter
+    readonly malformedEntries: Counter
+    readonly requestLatency: Histogram
+  }
+
+  constructor(components: ConsensusRuntimeComponents<Message>, init: ConsensusRuntimeInit = {}) {
+    this.init = resolveRuntimeInit(init)
+    this.transport = components.transport
+    this.id = components.transport.localId.hex
+    this.logStore = components.logStore
+    this.snapshotStore = components.snapshotStore
+    this.clock = components.clock
+    this.factory = components.engineFactory
+    this.logger = (components.logger ?? noopLogger).child({
+      component: 'consensus',
+      replica: this.id.slice(0, 12),
+    })
+    this.codec = components.codec ?? new Codec()
+    this.stateCodec = new Codec({ envelopeBytesMax: this.init.snapshotBytesMax })
+    this.random = components.random ?? new SeededRandom(Math.floor(components.clock.wallNow()) ^ 0x5eed)
+    this.state = new ReplicatedState(components.stateMachine, {
+      codec: this.stateCodec,
+      proposalBytesMax: this.init.proposalBytesMax,
+      snapshotBytesMax: this.init.snapshotBytesMax,
+      sessionsMax: this.init.sessionsMax,
+      sessionResponsesMax: this.init.sessionResponsesMax,
+      sessionExpiryMs: this.init.sessionExpiryMs,
+    })
+    this.requestIdNext = 0
+    this.requestIdEnd = 0
+    const metrics = components.metrics ?? noopMetrics
+    this.metrics = {
+      refused: metrics.counter({
+        name: 'socketcloud_consensus_messages_refused_total',
+        help: 'Inbound messages refused at the boundary, by reason',
+        labelNames: ['reason'],
+      }),
+      applied: metrics.counter({
+        name: 'socketcloud_consensus_entries_applied_total',
+        help: 'Committed entries applied',
+      }),
+      proposals: metrics.counter({
+        name: 'socketcloud_consensus_proposals_total',
+        help: 'Entries proposed to the local engine, by operation',
+        labelNames: ['operation'],
+      }),
+      forwards: metrics.counter({
+        name: 'socketcloud_consensus_forwards_total',
+        help: 'Requests forwarded to the leader',
+      }),
+      sendFailures: metrics.counter({
+        name: 'socketcloud_consensus_send_failures_total',
+        help: 'Messages the transport did not accept, by error code',
+        labelNames: ['code'],
+      }),
+      snapshots: metrics.counter({ name: 'socketcloud_consensus_snapshots_total', help: 'Snapshots taken' }),
+      malformedEntries: metrics.counter({
+        name: 'socketcloud_consensus_malformed_entries_total',
+        help: 'Committed entries whose runtime envelope failed to decode (applied as no-ops)',
+      }),
+      requestLatency: metrics.histogram({
+        name: 'socketcloud_consensus_request_duration_ms',
+        help: 'Time from submit/read to its outcome',
+        labelNames: ['kind', 'outcome'],
+      }),
+    }
+  }
+
+  /** The engine, for protocol-specific operations; call them through `control` so the loop runs after. */
+  get engine(): ConsensusEngine<Message> {
+    assert(this.engineValue !== null, 'the runtime has not started')
+    return this.engineValue
+  }
+
+  get appliedIndex(): number {
+    return this.state.appliedIndex
+  }
+
+  get running(): boolean {
+    return this.phase === 'running'
+  }
+
+  /** Loads the snapshot and the log, restores the state machine, builds the engine and starts ticking. */
+  async start(): Promise<void> {
+    assert(this.phase === 'new', 'a runtime starts once')
+    this.phase = 'starting'
+    const snapshot = await this.snapshotStore.load()
+    const logState = await this.logStore.load()
+    if (snapshot) {
+      this.state.restore(snapshot.meta.index, snapshot.data)
+      this.appliedTerm = snapshot.meta.term
+      this.snapshotIndex = snapshot.meta.index
+    }
+    assert(
+      logState.compactedIndex <= (snapshot?.meta.index ?? 0),
+      'the log is never compacted beyond the saved snapshot',
+    )
+    this.engineValue = this.factory.create({
+      id: this.id,
+      hardState: logState.hardState,
+      entries: logState.entries,
+      compactedIndex: logState.compactedIndex,
+      compactedTerm: logState.compactedTerm,
+      snapshot,
+      appliedIndex: this.state.appliedIndex,
+    })
+    assert(this.engineValue.id === this.id, 'the engine runs under the transport identity')
+    this.lastStatus = this.engineValue.status()
+    this.unsubscribe = this.transport.events.on('message', (event) => this.receive(event))
+    this.tickTimer = every(this.clock, this.init.tickIntervalMs, () => this.onTick())
+    this.phase = 'running'
+    this.logger.info(
+      { appliedIndex: this.state.appliedIndex, entries: logState.entries.length },
+      'consensus runtime started',
+    )
+    this.requestLoop()
+  }
+
+  /** Stops ticking and receiving, fails every open request with STOPPED and waits for the loop to end. */
+  async stop(): Promise<void> {
+    if (this.phase === 'stopped') return
+    this.halt(new ConsensusError('STOPPED', 'the consensus runtime stopped', { replica: this.id }))
+    await this.loopRunning?.catch(() => undefined)
+  }
+
+  /**
+   * Orders `command` and resolves with the state machine's result once it is applied, on whichever node
+   * is the leader (forwarded there when this one is not). Each call settles exactly once: with the
+   * result, or with a ConsensusError (TIMEOUT, STOPPED, PROPOSAL_TOO_LARGE, SESSION_EXPIRED) or a
+   * LimitExceededError. A TIMEOUT means the outcome is unknown: the command may still apply, once.
+   */
+  async submit(command: Uint8Array, options: SubmitOptions = {}): Promise<Uint8Array> {
+    this.checkAccepting(command)
+    const deadlineMs = this.clock.now() + (options.timeoutMs ?? this.init.requestTimeoutMs)
+    if (options.session) {
+      const { id, sequence } = options.session
+      const acknowledgedBelow = options.session.acknowledgedBelow ?? sequence
+      return (await this.enqueue('command', command, id, sequence, acknowledgedBelow, deadlineMs)).bytes
+    }
+    const session = await this.openOwnSession(deadlineMs)
+    const sequence = session.nextSequence++
+    session.outstanding.add(sequence)
+    const acknowledgedBelow = Math.min(...session.outstanding)
+    try {
+      return (await this.enqueue('command', command, session.id, sequence, acknowledgedBelow, deadlineMs))
+        .bytes
+    } catch (error) {
+      if (
+        error instanceof ConsensusError &&
+        error.code === 'SESSION_EXPIRED' &&
+        this.ownSession === session
+      ) {
+        this.ownSession = null
+      }
+      throw error
+    } finally {
+      session.outstanding.delete(sequence)
+    }
+  }
+
+  /**
+   * Runs `query` against the state machine. `linearizable` reflects every write acknowledged before the
+   * call (ReadIndex through the leader, or through the log when the engine has no read index);
+   * `stale` answers at once from this replica's applied state.
+   */
+  async read(
+    query: Uint8Array,
+    consistency: ReadConsistency = 'linearizable',
+    options: RequestOptions = {},
+  ): Promise<Uint8Array> {
+    this.checkAccepting(query)
+    if (consistency === 'stale') return this.state.machine.query(query)
+    const deadlineMs = this.clock.now() + (options.timeoutMs ?? this.init.requestTimeoutMs)
+    return (await this.enqueue('read-index', query, '', 0, 0, deadlineMs)).bytes
+  }
+
+  /** Registers a new client session through the log and resolves with its id. */
+  async openSession(options: RequestOptions = {}): Promise<string> {
+    this.checkAccepting(new Uint8Array(0))
+    const deadlineMs = this.clock.now() + (options.timeoutMs ?? this.init.requestTimeoutMs)
+    return (await this.enqueue('register', new Uint8Array(0), '', 0, 0, deadlineMs)).sessionId
+  }
+
+  /** Runs a protocol-specific engine operation (leader transfer, membership change) inside the runtime. */
+  control<T>(operation: (engine: ConsensusEngine<Message>) => T): Promise<T> {
+    if (this.phase !== 'running') {
+      return Promise.reject(new ConsensusError('STOPPED', 'the consensus runtime is not running'))
+    }
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        try {
+          resolve(operation(this.engine))
+        } catch (thrown) {
+          reject(toError(thrown))
+        }
+        this.requestLoop()
+      }
+      if (this.insideReady) this.deferred.push(run)
+      else run()
+    })
+  }
+
+  status(): EngineStatus & { readonly appliedIndex: number } {
+    return { ...this.engine.status(), appliedIndex: this.state.appliedIndex }
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private checkAccepting(payload: Uint8Array): void {
+    if (this.phase !== 'running') {
+      throw new ConsensusError('STOPPED', 'the consensus runtime is not running', { phase: this.phase })
+    }
+    if (!(payload instanceof Uint8Array)) {
+      throw new DecodeError('INVALID_FIELD', 'commands and queries are byte arrays')
+    }
+    if (payload.length > this.init.proposalBytesMax) {
+      throw new ConsensusError('PROPOSAL_TOO_LARGE', `${payload.length} bytes exceed proposalBytesMax`, {
+        bytes: payload.length,
+        max: this.init.proposalBytesMax,
+      })
+    }
+  }
+
+  private async openOwnSession(deadlineMs: number): Promise<OwnSession> {
+    if (this.ownSession) return this.ownSession
+    if (!this.ownSessionOpening) {
+      const opening = this.enqueue('register', new Uint8Array(0), '', 0, 0, deadlineMs).then(
+        (result): OwnSession => {
+          const session: OwnSession = { id: result.sessionId, nextSequence: 1, outstanding: new Set() }
+          this.ownSession = session
+          return session
+        },
+      )
+      this.ownSessionOpening = opening
+      opening
+        .finally(() => {
+          if (this.ownSessionOpening === opening) this.ownSessionOpening = null
+        })
+        .catch(() => undefined)
+    }
+    return this.ownSessionOpening
+  }
+
+  private nextRequestId(): number {
+    if (this.requestIdNext >= this.requestIdEnd) {
+      // A fresh random block per incarnation, so entries proposed by an earlier run of this replica
+      // never resolve a request of this one.
+      const base = (this.random.nextUint32() >>> 1) * REQUEST_ID_SPAN
+      this.requestIdNext = base + 1
+      this.requestIdEnd = base + REQUEST_ID_SPAN
+    }
+    return this.requestIdNext++
+  }
+
+  private enqueue(
+    kind: RequestKind,
+    payload: Uint8Array,
+    sessionId: string,
+    sequence: number,
+    acknowledgedBelow: number,
+    deadlineMs: number,
+  ): Promise<RequestResult> {
+    if (this.phase !== 'running') {
+      return Promise.reject(new ConsensusError('STOPPED', 'the consensus runtime is not running'))
+    }
+    if (this.pending.size >= this.init.pendingRequestsMax) {
+      return Promise.reject(
+        new LimitExceededError('pendingRequestsMax', this.pending.size + 1, this.init.pendingRequestsMax),
+      )
+    }
+    return new Promise<RequestResult>((resolve, reject) => {
+      const request: PendingRequest = {
+        id: this.nextRequestId(),
+        kind,
+        payload,
+        sessionId,
+        sequence,
+        acknowledgedBelow,
+        startedMs: this.clock.now(),
+        deadlineMs,
+        resolve,
+        reject,
+        route: 'waiting',
+        routedTerm: 0,
+        target: null,
+        sentMs: 0,
+        readIndex: 0,
+        leaderSeen: false,
+      }
+      this.pending.set(request.id, request)
+      this.route(request)
+      this.requestLoop()
+    })
+  }
+
+  /** Settles a request exactly once: removing it from `pending` is what makes a second settle a no-op. */
+  private settle(request: PendingRequest, outcome: { result: RequestResult } | { error: Error }): void {
+    if (this.pending.get(request.id) !== request) return
+    this.pending.delete(request.id)
+    const durationMs = this.clock.now() - request.startedMs
+    if ('result' in outcome) {
+      this.metrics.requestLatency.observe({ kind: request.kind, outcome: 'ok' }, durationMs)
+      request.resolve(outcome.result)
+    } else {
+      const code = outcome.error instanceof SocketCloudError ? outcome.error.code : 'ERROR'
+      this.metrics.requestLatency.observe({ kind: request.kind, outcome: code }, durationMs)
+      request.reject(outcome.error)
+    }
+  }
+
+  /** Places a request: into the local engine when this node leads, to the leader otherwise, or waits. */
+  private route(request: PendingRequest): void {
+    const status = this.engine.status()
+    const leader = status.leader
+    request.target = leader
+    request.routedTerm = status.term
+    request.sentMs = this.clock.now()
+    if (leader === null) {
+      request.route = 'waiting'
+      return
+    }
+    request.leaderSeen = true
+    if (leader !== this.id) {
+      this.forwardToLeader(request, leader)
+      return
+    }
+    if (this.insideReady) {
+      request.route = 'waiting'
+      this.rerouteAfterReady = true
+      return
+    }
+    if (request.kind === 'read-index') {
+      const answer = this.engine.readIndex(`p${request.id}`)
+      if (answer.ok) {
+        request.route = 'proposed'
+        return
+      }
+      if (answer.reason !== 'unsupported') {
+        request.route = 'waiting'
+        return
+      }
+      request.kind = 'read-log'
+    }
+    const operation: EntryOperation =
+      request.kind === 'command' ? 'command' : request.kind === 'register' ? 'register' : 'read'
+    const outcome = this.proposeEntry(operation, this.id, request.id, request)
+    if (outcome === 'proposed') request.route = 'proposed'
+    else if (outcome === 'too-large') {
+      this.settle(request, {
+        error: new ConsensusError('PROPOSAL_TOO_LARGE', 'the engine refused the proposal as too large', {
+          bytes: request.payload.length,
+        }),
+      })
+    } else request.route = 'waiting'
+  }
+
+  private proposeEntry(
+    operation: EntryOperation,
+    proposer: ReplicaId,
+    requestId: number,
+    fields: Pick<PendingRequest, 'payload' | 'sessionId' | 'sequence' | 'acknowledgedBelow'>,
+    context = `p${requestId}`,
+  ): 'proposed' | 'too-large' | 'refused' {
+    const data = encodeEntryEnvelope(this.stateCodec, {
+      operation,
+      proposer,
+      requestId,
+      timestampMs: Math.max(0, Math.floor(this.clock.wallNow())),
+      sessionId: operation === 'command' ? fields.sessionId : '',
+      sequence: fields.sequence,
+      acknowledgedBelow: fields.acknowledgedBelow,
+      payload: fields.payload,
+    })
+    const answer = this.engine.propose(data, context)
+    if (answer.ok) {
+      this.metrics.proposals.inc({ operation })
+      return 'proposed'
+    }
+    return answer.reason === 'too-large' ? 'too-large' : 'refused'
+  }
+
+  private forwardToLeader(request: PendingRequest, leader: ReplicaId): void {
+    const message: RuntimeMessage =
+      request.kind === 'read-index'
+        ? { kind: 'read-index', requestId: request.id }
+        : {
+            kind: 'submit',
+            requestId: request.id,
+            operation:
+              request.kind === 'command' ? 'command' : request.kind === 'register' ? 'register' : 'read',
+            sessionId: request.sessionId,
+            sequence: request.sequence,
+            acknowledgedBelow: request.acknowledgedBelow,
+            payload: request.payload,
+          }
+    request.route = this.sendRuntimeMessage(leader, message) ? 'forwarded' : 'waiting'
+    this.metrics.forwards.inc()
+  }
+
+  /** Deadlines, retries of unanswered forwards and re-placement after a leader change. */
+  private reviewRequests(leaderChanged: boolean): void {
+    const nowMs = this.clock.now()
+    const status = this.engine.status()
+    for (const request of [...this.pending.values()]) {
+      if (nowMs >= request.deadlineMs) {
+        const error = request.leaderSeen
+          ? new ConsensusError('TIMEOUT', `no outcome within the request timeout`, {
+              kind: request.kind,
+              route: request.route,
+            })
+          : new ConsensusError('NO_LEADER', 'no leader was known within the request timeout', {
+              kind: request.kind,
+            })
+        this.settle(request, { error })
+        continue
+      }
+      switch (request.route) {
+        case 'waiting':
+          this.route(request)
+          break
+        case 'forwarded':
+          if (leaderChanged || nowMs - request.sentMs >= this.init.forwardRetryMs) this.route(request)
+          break
+        case 'proposed':
+          // Still ours in the same term: the entry is in our log and commits or is truncated with a
+          // term change, so only a new term or leader warrants proposing again (sessions dedupe it).
+          if (status.leader !== this.id || status.term !== request.routedTerm) this.route(request)
+          break
+        case 'reading':
+          break
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- ticking and the Ready loop
+
+  private onTick(): void {
+    if (this.phase !== 'running') return
+    if (this.insideReady) {
+      this.ticksOwed++
+      return
+    }
+    try {
+      this.engine.tick()
+      this.reviewRequests(false)
+    } catch (thrown) {
+      this.fail(toError(thrown))
+      return
+    }
+    this.requestLoop()
+  }
+
+  private requestLoop(): void {
+    if (this.phase !== 'running') return
+    this.loopRequested = true
+    if (this.loopRunning) return
+    const running = this.runLoop().then(
+      () => undefined,
+      (thrown: unknown) => this.fail(toError(thrown)),
+    )
+    this.loopRunning = running
+    void running.finally(() => {
+      if (this.loopRunning === running) this.loopRunning = null
+      if (this.loopRequested && this.phase === 'running') this.requestLoop()
+    })
+  }
+
+  private async runLoop(): Promise<void> {
+    // Yield once so a burst of proposals and messages in the same turn lands in one Ready.
+    await Promise.resolve()
+    while (this.phase === 'running') {
+      this.loopRequested = false
+      if (!this.engine.hasReady()) return
+      const ready = this.engine.ready()
+      this.insideReady = true
+      try {
+        await this.handleReady(ready)
+      } finally {
+        this.insideReady = false
+      }
+      if (this.phase !== 'running') return
+      this.engine.advance(ready)
+      this.drainDeferred()
+      await this.maybeSnapshot()
+    }
+  }
+
+  /** Feeds the engine what arrived while a Ready was being handled, in arrival order. */
+  private drainDeferred(): void {
+    for (; this.ticksOwed > 0 && this.phase === 'running'; this.ticksOwed--) this.engine.tick()
+    const inbox = this.inbox.splice(0)
+    for (const item of inbox) {
+      if (this.phase !== 'running') return
+      this.deliver(item.peer, item.type, item.message, item.engineMessage)
+    }
+    for (const run of this.deferred.splice(0)) run()
+    if (this.rerouteAfterReady || inbox.length > 0) {
+      this.rerouteAfterReady = false
+      this.reviewRequests(false)
+    }
+  }
+
+  /** Steps 1–4 of the Ready contract; the caller advances. */
+  private async handleReady(ready: Ready<Message>): Promise<void> {
+    if (ready.snapshot) {
+      // Validate before persisting: a snapshot that cannot be restored must not become durable.
+      new ReplicatedState(nullMachine, this.stateOptions()).restore(
+        ready.snapshot.meta.index,
+        ready.snapshot.data,
+      )
+      await this.snapshotStore.save(ready.snapshot)
+      await this.logStore.compact(ready.snapshot.meta.index, ready.snapshot.meta.term)
+    }
+    if (ready.hardState || ready.entries.length > 0) {
+      await this.logStore.write(
+        {
+          ...(ready.hardState ? { hardState: ready.hardState } : {}),
+          ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
+        },
+        { sync: ready.mustSync },
+      )
+    }
+    if (this.phase !== 'running') return
+    for (const outbound of ready.messages) this.sendEngineMessage(outbound.to, outbound.message)
+    if (ready.snapshot && ready.snapshot.meta.index > this.state.appliedIndex) {
+      this.state.restore(ready.snapshot.meta.index, ready.snapshot.data)
+      this.appliedTerm = ready.snapshot.meta.term
+      this.snapshotIndex = ready.snapshot.meta.index
+      this.logger.info({ index: ready.snapshot.meta.index }, 'restored state machine from a snapshot')
+    }
+    for (const entry of ready.committed) {
+      if (entry.index <= this.state.appliedIndex) continue
+      this.applyEntry(entry)
+    }
+    for (const read of ready.reads) this.readIndexReady(read.context, read.index)
+    this.serveReads()
+    for (const context of ready.dropped) this.proposalDropped(context)
+    if (ready.status) this.statusChanged(ready.status)
+  }
+
+  private stateOptions(): ConstructorParameters<typeof ReplicatedState>[1] {
+    return {
+      codec: this.stateCodec,
+      proposalBytesMax: this.init.proposalBytesMax,
+      snapshotBytesMax: this.init.snapshotBytesMax,
+      sessionsMax: this.init.sessionsMax,
+      sessionResponsesMax: this.init.sessionResponsesMax,
+      sessionExpiryMs: this.init.sessionExpiryMs,
+    }
+  }
+
+  private applyEntry(entry: LogEntry): void {
+    const outcome = this.state.apply(entry)
+    this.appliedTerm = entry.term
+    this.metrics.applied.inc()
+    if (outcome.kind === 'internal') return
+    if (outcome.kind === 'malformed') {
+      this.metrics.malformedEntries.inc()
+      this.logger.warn(
+        { index: entry.index, error: outcome.error.message },
+        'malformed committed entry ignored',
+      )
+      this.events.emit('malformed-entry', { index: entry.index, error: outcome.error })
+      return
+    }
+    const { envelope } = outcome
+    const local = envelope.proposer === this.id ? this.pending.get(envelope.requestId) : undefined
+    const matchesLocal = local !== undefined && this.matches(local, outcome)
+    const remoteKey = `${envelope.proposer}:${envelope.requestId}`
+    const remote = this.forwarded.get(remoteKey)
+    if (!matchesLocal && !remote) return
+    const answer = this.outcomeAnswer(outcome)
+    if (matchesLocal) {
+      this.settle(local, 'result' in answer ? { result: answer.result } : { error: answer.error })
+    }
+    if (remote) {
+      this.forwarded.delete(remoteKey)
+      this.sendRuntimeMessage(
+        remote.from,
+        'result' in answer
+          ? {
+              kind: 'submit-result',
+              requestId: remote.requestId,
+              status: 'ok',
+              result: answer.result.bytes,
+              sessionId: answer.result.sessionId,
+            }
+          : { kind: 'submit-result', requestId: remote.requestId, status: answer.failure, leader: null },
+      )
+    }
+  }
+
+  private matches(
+    request: PendingRequest,
+    outcome: Exclude<ApplyOutcome, { kind: 'internal' | 'malformed' }>,
+  ): boolean {
+    const { operation } = outcome.envelope
+    switch (request.kind) {
+      case 'command':
+        return (
+          operation === 'command' &&
+          outcome.envelope.sessionId === request.sessionId &&
+          outcome.envelope.sequence === request.sequence
+        )
+      case 'register':
+        return operation === 'register'
+      case 'read-log':
+      case 'read-index':
+        return operation === 'read'
+    }
+  }
+
+  private outcomeAnswer(
+    outcome: Exclude<ApplyOutcome, { kind: 'internal' | 'malformed' }>,
+  ): { result: RequestResult } | { error: ConsensusError | LimitExceededError; failure: ForwardFailure } {
+    switch (outcome.kind) {
+      case 'result':
+        return { result: { bytes: outcome.result, sessionId: outcome.envelope.sessionId } }
+      case 'registered':
+        return { result: { bytes: new Uint8Array(0), sessionId: outcome.sessionId } }
+      case 'read':
+        return { result: { bytes: this.state.machine.query(outcome.envelope.payload), sessionId: '' } }
+      case 'rejected':
+        return outcome.reason === 'responses-full'
+          ? {
+              error: new LimitExceededError(
+                'sessionResponsesMax',
+                this.init.sessionResponsesMax + 1,
+                this.init.sessionResponsesMax,
+                {
+                  session: outcome.envelope.sessionId,
+                },
+              ),
+              failure: 'REJECTED',
+            }
+          : {
+              error: new ConsensusError(
+                'SESSION_EXPIRED',
+                `session ${outcome.envelope.sessionId} is not open`,
+                {
+                  session: outcome.envelope.sessionId,
+                  sequence: outcome.envelope.sequence,
+                  reason: outcome.reason,
+                },
+              ),
+              failure: 'SESSION_EXPIRED',
+            }
+    }
+  }
+
+  private readIndexReady(context: string, index: number): void {
+    if (context.startsWith('p')) {
+      const request = this.pending.get(Number(context.slice(1)))
+      if (request && request.kind === 'read-index' && request.route === 'proposed') {
+        request.route = 'reading'
+        request.readIndex = index
+      }
+      return
+    }
+    const remote = this.forwarded.get(context)
+    if (remote && remote.kind === 'read-index') {
+      this.forwarded.delete(context)
+      this.sendRuntimeMessage(remote.from, {
+        kind: 'read-index-result',
+        requestId: remote.requestId,
+        status: 'ok',
+        index,
+      })
+    }
+  }
+
+  private serveReads(): void {
+    const applied = this.state.appliedIndex
+    for (const request of this.pending.values()) {
+      if (request.route !== 'reading' || request.readIndex > applied) continue
+      this.settle(request, { result: { bytes: this.state.machine.query(request.payload), sessionId: '' } })
+    }
+  }
+
+  private proposalDropped(context: string): void {
+    if (context.startsWith('p')) {
+      const request = this.pending.get(Number(context.slice(1)))
+      if (request && request.route === 'proposed') request.route = 'waiting'
+      return
+    }
+    const key = context.startsWith('f') ? context.slice(1) : context
+    const remote = this.forwarded.get(key)
+    if (remote) this.refuseForwarded(key, remote, 'NOT_LEADER')
+  }
+
+  private statusChanged(status: EngineStatus): void {
+    const previous = this.lastStatus
+    this.lastStatus = status
+    this.events.emit('status', status)
+    const leaderChanged = previous?.leader !== status.leader || previous?.term !== status.term
+    if (!leaderChanged) return
+    this.logger.debug({ leader: status.leader, term: status.term, role: status.role }, 'leader changed')
+    if (status.leader !== this.id) {
+      for (const [key, remote] of [...this.forwarded]) this.refuseForwarded(key, remote, 'NOT_LEADER')
+    }
+    this.reviewRequests(true)
+  }
+
+  private refuseForwarded(key: string, remote: ForwardedRequest, failure: ForwardFailure): void {
+    this.forwarded.delete(key)
+    const leader = this.engine.status().leader
+    this.sendRuntimeMessage(
+      remote.from,
+      remote.kind === 'submit'
+        ? { kind: 'submit-result', requestId: remote.requestId, status: failure, leader }
+        : { kind: 'read-index-result', requestId: remote.requestId, status: failure, leader },
+    )
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.state.appliedIndex
+    if (applied - this.snapshotIndex < this.init.snapshotIntervalEntries) return
+    const snapshot: Snapshot = {
+      meta: {
+        index: applied,
+        term: this.appliedTerm,
+        membership: this.factory.snapshotMembership(this.engine, applied),
+      },
+      data: this.state.snapshot(),
+    }
+    this.snapshotIndex = applied
+    await this.snapshotStore.save(snapshot)
+    if (this.phase !== 'running') return
+    this.engine.compact(snapshot)
+    await this.logStore.compact(applied, this.appliedTerm)
+    this.metrics.snapshots.inc()
+    this.events.emit('snapshot', { index: applied, term: this.appliedTerm, bytes: snapshot.data.length })
+    this.logger.debug({ index: applied, bytes: snapshot.data.length }, 'snapshot saved and log compacted')
+  }
+
+  // ---------------------------------------------------------------- the network boundary
+
+  private peerNodeId(replica: ReplicaId): NodeId {
+    let nodeId = this.peerIds.get(replica)
+    if (!nodeId) {
+      nodeId = NodeId.fromHex(replica)
+      this.peerIds.set(replica, nodeId)
+    }
+    return nodeId
+  }
+
+  private sendEngineMessage(to: ReplicaId, message: Message): void {
+    const type = this.factory.codec.typeOf(message)
+    this.sendEnvelope(to, type, this.factory.codec.encode(message))
+  }
+
+  private sendRuntimeMessage(to: ReplicaId, message: RuntimeMessage): boolean {
+    return this.sendEnvelope(to, runtimeMessageType(message), encodeRuntimeMessage(message))
+  }
+
+  private sendEnvelope(to: ReplicaId, type: string, payload: unknown): boolean {
+    const bytes = this.codec.encode({ type, sender: this.transport.localId, payload })
+    const result = this.transport.send(this.peerNodeId(to), bytes)
+    if (!result.ok) {
+      this.metrics.sendFailures.inc({ code: result.error.code })
+      return false
+    }
+    return true
+  }
+
+  private refuse(peer: ReplicaId, reason: string, error: SocketCloudError): void {
+    this.metrics.refused.inc({ reason })
+    this.logger.debug({ peer: peer.slice(0, 12), reason, error: error.message }, 'refused inbound message')
+    this.events.emit('refused', { peer, error })
+  }
+
+  private receive(event: TransportEvents['message']): void {
+    if (this.phase !== 'running') return
+    const peer = event.from.hex
+    let envelope
+    try {
+      envelope = this.codec.decode(event.bytes)
+    } catch (thrown) {
+      this.refuse(peer, 'decode', asTypedError(thrown))
+      return
+    }
+    if (!envelope.sender.equals(event.from)) {
+      this.refuse(
+        peer,
+        'sender-mismatch',
+        new DecodeError('INVALID_FIELD', 'envelope sender differs from the transport peer', {
+          sender: envelope.sender.hex,
+        }),
+      )
+      return
+    }
+    const engineMessage = !envelope.type.startsWith(RUNTIME_MESSAGE_PREFIX)
+    let message: Message | RuntimeMessage
+    try {
+      message = engineMessage
+        ? this.factory.codec.decode(envelope.type, envelope.payload)
+        : decodeRuntimeMessage(envelope.type, envelope.payload, this.init.proposalBytesMax)
+    } catch (thrown) {
+      this.refuse(peer, 'decode', asTypedError(thrown))
+      return
+    }
+    if (this.insideReady) {
+      if (this.inbox.length >= this.init.inboxMessagesMax) {
+        // Consensus protocols tolerate loss; dropping here is backpressure, not a change of state.
+        this.refuse(
+          peer,
+          'inbox-full',
+          new LimitExceededError('inboxMessagesMax', this.inbox.length + 1, this.init.inboxMessagesMax),
+        )
+        return
+      }
+      this.inbox.push({ peer, type: envelope.type, message, engineMessage })
+      return
+    }
+    this.deliver(peer, envelope.type, message, engineMessage)
+    this.requestLoop()
+  }
+
+  private deliver(
+    peer: ReplicaId,
+    type: string,
+    message: Message | RuntimeMessage,
+    engineMessage: boolean,
+  ): void {
+    try {
+      if (!engineMessage) {
+        this.receiveRuntimeMessage(peer, message as RuntimeMessage)
+        return
+      }
+      const result = this.engine.step(peer, message as Message)
+      if (!result.ok && result.reason !== 'stale') {
+        this.refuse(
+          peer,
+          result.reason,
+          result.reason === 'not-member'
+            ? new ConsensusError('NOT_MEMBER', result.detail, { peer, type })
+            : new DecodeError('INVALID_FIELD', result.detail, { peer, type, reason: result.reason }),
+        )
+      }
+    } catch (thrown) {
+      this.fail(toError(thrown))
+    }
+  }
+
+  private receiveRuntimeMessage(peer: ReplicaId, message: RuntimeMessage): void {
+    const status = this.engine.status()
+    if (!status.voters.includes(peer) && !status.learners.includes(peer)) {
+      this.refuse(
+        peer,
+        'not-member',
+        new ConsensusError('NOT_MEMBER', 'runtime message from a non-member', { peer }),
+      )
+      return
+    }
+    switch (message.kind) {
+      case 'submit':
+        this.leadForwardedSubmit(peer, message, status)
+        return
+      case 'read-index':
+        this.leadForwardedReadIndex(peer, message.requestId, status)
+        return
+      case 'submit-result': {
+        const request = this.pending.get(message.requestId)
+        if (
+          !request ||
+          request.route !== 'forwarded' ||
+          request.target !== peer ||
+          request.kind === 'read-index'
+        )
+          return
+        if (message.status === 'ok') {
+          this.settle(request, { result: { bytes: message.result, sessionId: message.sessionId } })
+        } else this.forwardFailed(request, message.status)
+        return
+      }
+      case 'read-index-result': {
+        const request = this.pending.get(message.requestId)
+        if (
+          !request ||
+          request.route !== 'forwarded' ||
+          request.target !== peer ||
+          request.kind !== 'read-index'
+        )
+          return
+        if (message.status === 'ok') {
+          request.route = 'reading'
+          request.readIndex = message.index
+          this.serveReads()
+        } else if (message.status === 'UNSUPPORTED') {
+          request.kind = 'read-log'
+          this.route(request)
+        } else this.forwardFailed(request, message.status)
+        return
+      }
+    }
+  }
+
+  /** A refusal from the leader: final for a too-large or rejected command, otherwise retried. */
+  private forwardFailed(request: PendingRequest, failure: ForwardFailure): void {
+    switch (failure) {
+      case 'PROPOSAL_TOO_LARGE':
+        this.settle(request, {
+          error: new ConsensusError('PROPOSAL_TOO_LARGE', 'the leader refused the proposal as too large'),
+        })
+        return
+      case 'SESSION_EXPIRED':
+        this.settle(request, {
+          error: new ConsensusError('SESSION_EXPIRED', `session ${request.sessionId} is not open`, {
+            session: request.sessionId,
+          }),
+        })
+        return
+      case 'REJECTED':
+        this.settle(request, {
+          error: new LimitExceededError(
+            'sessionResponsesMax',
+            this.init.sessionResponsesMax + 1,
+            this.init.sessionResponsesMax,
+          ),
+        })
+        return
+      default:
+        // NOT_LEADER, NO_LEADER, OVERLOADED, UNSUPPORTED for a submit: place it again on the next tick.
+        request.route = 'waiting'
+    }
+  }
+
+  private leadForwardedSubmit(peer: ReplicaId, message: SubmitRequest, status: EngineStatus): void {
+    const key = `${peer}:${message.requestId}`
+    const reply = (failure: ForwardFailure): void => {
+      this.sendRuntimeMessage(peer, {
+        kind: 'submit-result',
+        requestId: message.requestId,
+        status: failure,
+        leader: status.leader,
+      })
+    }
+    if (status.leader !== this.id) return reply(status.leader === null ? 'NO_LEADER' : 'NOT_LEADER')
+    if (message.operation === 'command' && message.sessionId.length === 0) return reply('SESSION_EXPIRED')
+    const existing = this.forwarded.get(key)
+    if (existing) return // already proposed in this term; the answer comes when it applies
+    if (this.forwarded.size >= this.init.forwardedRequestsMax) return reply('OVERLOADED')
+    const outcome = this.proposeEntry(message.operation, peer, message.requestId, message, `f${key}`)
+    if (outcome === 'too-large') return reply('PROPOSAL_TOO_LARGE')
+    if (outcome === 'refused') return reply('NOT_LEADER')
+    this.forwarded.set(key, { from: peer, requestId: message.requestId, kind: 'submit' })
+  }
+
+  private leadForwardedReadIndex(peer: ReplicaId, requestId: number, status: EngineStatus): void {
+    const reply = (failure: ForwardFailure): void => {
+      this.sendRuntimeMessage(peer, {
+        kind: 'read-index-result',
+        requestId,
+        status: failure,
+        leader: status.leader,
+      })
+    }
+    if (status.leader !== this.id) return reply(status.leader === null ? 'NO_LEADER' : 'NOT_LEADER')
+    if (this.forwarded.size >= this.init.forwardedRequestsMax) return reply('OVERLOADED')
+    const context = `r${this.forwardedContextNext++}`
+    const answer = this.engine.readIndex(context)
+    if (!answer.ok) return reply(answer.reason === 'unsupported' ? 'UNSUPPORTED' : 'NOT_LEADER')
+    this.forwarded.set(context, { from: peer, requestId, kind: 'read-index' })
+  }
+
+  // ---------------------------------------------------------------- failure
+
+  private fail(error: Error): void {
+    if (this.phase === 'stopped') return
+    this.logger.error({ error: error.message }, 'consensus runtime failed; stopping')
+    this.halt(
+      new ConsensusError('STOPPED', `the consensus runtime failed: ${error.message}`, { replica: this.id }),
+    )
+    this.events.emit('failed', { error })
+  }
+
+  private halt(reason: ConsensusError): void {
+    this.phase = 'stopped'
+    this.tickTimer?.cancel()
+    this.tickTimer = null
+    this.unsubscribe?.()
+    this.unsubscribe = null
+    for (const request of [...this.pending.values()]) this.settle(request, { error: reason })
+    this.forwarded.clear()
+    this.inbox.length = 0
+    this.deferred.length = 0
+  }
+}
+
+function asTypedError(thrown: unknown): SocketCloudError {
+  if (thrown instanceof SocketCloudError) return thrown
+  return new DecodeError('MALFORMED', toError(thrown).message)
+}
+
+/** Stands in for the application while a snapshot is only being validated. */
+const nullMachine: StateMachine = {
+  apply: () => new Uint8Array(0),
+  query: () => new Uint8Array(0),
+  snapshot: () => new Uint8Array(0),
+  restore: () => undefined,
+}
