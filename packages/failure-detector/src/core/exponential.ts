@@ -30,7 +30,11 @@ export class ExponentialAccrualDetector {
 
   constructor(options: ExponentialAccrualOptions = {}) {
     this.sampleSizeMax = checkLimit('sampleSizeMax', options.sampleSizeMax ?? 1000)
-    this.initialIntervalMs = checkNumber('initialIntervalMs', options.initialIntervalMs ?? 2000, Number.MIN_VALUE)
+    this.initialIntervalMs = checkNumber(
+      'initialIntervalMs',
+      options.initialIntervalMs ?? 2000,
+      Number.MIN_VALUE,
+    )
     this.intervalMaxMs = checkNumber('intervalMaxMs', options.intervalMaxMs ?? this.initialIntervalMs)
   }
 

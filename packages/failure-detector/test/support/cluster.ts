@@ -1,0 +1,252 @@
+import { Codec, NodeId, SeededRandom } from '@socketcloud/core'
+import { Membership, decodeMembershipMessage, encodeMembershipMessage } from '../../src/index'
+import type { MembershipEvent, MembershipInit, MembershipOutput } from '../../src/index'
+
+/**
+ * A small deterministic discrete-event loop that drives pure Membership cores directly: no sockets,
+ * no timers, one seed. Used where the scenario needs speed (an hour of virtual time, 1,000 members);
+ * the driver tests run the same cores over `@socketcloud/sim`'s network instead.
+ */
+class EventQueue {
+  private readonly heap: Array<{ at: number; order: number; run: () => void }> = []
+  private order = 0
+
+  get size(): number {
+    return this.heap.length
+  }
+
+  push(at: number, run: () => void): void {
+    const heap = this.heap
+    heap.push({ at, order: this.order++, run })
+    let index = heap.length - 1
+    while (index > 0) {
+      const parent = (index - 1) >> 1
+      if (!this.before(heap[index]!, heap[parent]!)) break
+      ;[heap[index], heap[parent]] = [heap[parent]!, heap[index]!]
+      index = parent
+    }
+  }
+
+  peekTime(): number | undefined {
+    return this.heap[0]?.at
+  }
+
+  pop(): { at: number; run: () => void } | undefined {
+    const heap = this.heap
+    const top = heap[0]
+    const last = heap.pop()
+    if (top === undefined || last === undefined) return undefined
+    if (heap.length > 0) {
+      heap[0] = last
+      let index = 0
+      for (;;) {
+        const left = 2 * index + 1
+        const right = left + 1
+        let smallest = index
+        if (left < heap.length && this.before(heap[left]!, heap[smallest]!)) smallest = left
+        if (right < heap.length && this.before(heap[right]!, heap[smallest]!)) smallest = right
+        if (smallest === index) break
+        ;[heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!]
+        index = smallest
+      }
+    }
+    return top
+  }
+
+  private before(a: { at: number; order: number }, b: { at: number; order: number }): boolean {
+    return a.at < b.at || (a.at === b.at && a.order < b.order)
+  }
+}
+
+export interface NetworkModel {
+  /** Mean one-way delay. */
+  readonly latencyMs: number
+  /** Delay is latency + U(-jitter, +jitter), never below 0; messages may overtake each other. */
+  readonly jitterMs: number
+  readonly dropRate: number
+}
+
+export interface ClusterOptions {
+  readonly seed: number
+  readonly size: number
+  readonly init?: MembershipInit
+  readonly network?: NetworkModel
+  /** How often each node's core is ticked. @default 10 */
+  readonly tickMs?: number
+  /** Pass every message through the envelope codec (slower; proves the wire format round-trips). */
+  readonly wire?: boolean
+  /** Per-node init overrides (for example a split-brain strategy with a shared lease). */
+  readonly initFor?: (index: number) => MembershipInit
+}
+
+export interface RecordedEvent {
+  readonly atMs: number
+  readonly node: NodeId
+  readonly event: MembershipEvent
+}
+
+/** Deterministic 32-byte ids, drawn from `seed`. */
+export function testNodeIds(count: number, seed: number): NodeId[] {
+  const random = new SeededRandom(seed ^ 0x5eed1d)
+  return Array.from({ length: count }, () => {
+    const bytes = new Uint8Array(32)
+    for (let i = 0; i < 32; i += 4) new DataView(bytes.buffer).setUint32(i, random.nextUint32())
+    return NodeId.fromBytes(bytes)
+  })
+}
+
+export class MembershipCluster {
+  readonly ids: NodeId[]
+  readonly cores = new Map<string, Membership>()
+  readonly events: RecordedEvent[] = []
+  messagesDelivered = 0
+  messagesDropped = 0
+  private readonly queue = new EventQueue()
+  private readonly random: SeededRandom
+  private readonly crashed = new Set<string>()
+  private groups: Map<string, number> | undefined
+  private readonly codec = new Codec()
+  private network: NetworkModel
+  private readonly tickMs: number
+  private readonly wire: boolean
+  private nowMs = 0
+  onEvent: ((record: RecordedEvent) => void) | undefined
+
+  constructor(options: ClusterOptions) {
+    this.random = new SeededRandom(options.seed)
+    this.ids = testNodeIds(options.size, options.seed)
+    this.network = options.network ?? { latencyMs: 1, jitterMs: 0, dropRate: 0 }
+    this.tickMs = options.tickMs ?? 10
+    this.wire = options.wire ?? false
+    this.ids.forEach((id, index) => {
+      const core = new Membership(
+        { localId: id, random: this.random.fork(), members: this.ids },
+        { ...options.init, ...options.initFor?.(index) },
+      )
+      this.cores.set(id.hex, core)
+    })
+  }
+
+  get now(): number {
+    return this.nowMs
+  }
+
+  core(id: NodeId): Membership {
+    return this.cores.get(id.hex)!
+  }
+
+  isCrashed(id: NodeId): boolean {
+    return this.crashed.has(id.hex)
+  }
+
+  /** Starts every node's tick loop, each at its own random phase. */
+  start(): void {
+    for (const id of this.ids) {
+      const offset = this.random.nextFloat() * this.tickMs
+      this.scheduleTick(id, this.nowMs + offset)
+    }
+  }
+
+  crash(id: NodeId): void {
+    this.crashed.add(id.hex)
+  }
+
+  setNetwork(network: NetworkModel): void {
+    this.network = network
+  }
+
+  partition(groups: readonly (readonly NodeId[])[]): void {
+    this.groups = new Map()
+    groups.forEach((group, index) => group.forEach((id) => this.groups!.set(id.hex, index)))
+  }
+
+  heal(): void {
+    this.groups = undefined
+  }
+
+  /** Runs every event up to and including `untilMs`. */
+  runUntil(untilMs: number): void {
+    for (;;) {
+      const next = this.queue.peekTime()
+      if (next === undefined || next > untilMs) break
+      const event = this.queue.pop()!
+      this.nowMs = event.at
+      event.run()
+    }
+    this.nowMs = untilMs
+  }
+
+  runFor(durationMs: number): void {
+    this.runUntil(this.nowMs + durationMs)
+  }
+
+  /** Runs until `predicate` holds (checked after each event) or `timeMsMax` passes; returns whether it held. */
+  runWhile(predicate: () => boolean, timeMsMax: number): boolean {
+    const deadline = this.nowMs + timeMsMax
+    while (predicate()) {
+      const next = this.queue.peekTime()
+      if (next === undefined || next > deadline) return false
+      const event = this.queue.pop()!
+      this.nowMs = event.at
+      event.run()
+    }
+    return true
+  }
+
+  /** Delivers `output` from `from` at the current time (used by tests that call cores directly). */
+  dispatch(from: NodeId, output: MembershipOutput): void {
+    for (const event of output.events) {
+      const record = { atMs: this.nowMs, node: from, event }
+      this.events.push(record)
+      this.onEvent?.(record)
+    }
+    for (const { to, message } of output.messages) {
+      if (!this.canDeliver(from, to)) {
+        this.messagesDropped += 1
+        continue
+      }
+      const delay = Math.max(
+        0,
+        this.network.latencyMs + (this.random.nextFloat() * 2 - 1) * this.network.jitterMs,
+      )
+      const bytes = this.wire ? encodeMembershipMessage(this.codec, from, message) : undefined
+      this.queue.push(this.nowMs + delay, () => {
+        if (this.crashed.has(to.hex)) return
+        const target = this.cores.get(to.hex)
+        if (!target) return
+        this.messagesDelivered += 1
+        const decoded = bytes ? decodeMembershipMessage(this.codec, bytes).message : message
+        this.dispatch(to, target.step(from, decoded, this.nowMs))
+      })
+    }
+  }
+
+  private canDeliver(from: NodeId, to: NodeId): boolean {
+    if (this.crashed.has(from.hex) || this.crashed.has(to.hex)) return false
+    if (this.groups && this.groups.get(from.hex) !== this.groups.get(to.hex)) return false
+    return this.network.dropRate === 0 || this.random.nextFloat() >= this.network.dropRate
+  }
+
+  private scheduleTick(id: NodeId, at: number): void {
+    this.queue.push(at, () => {
+      if (this.crashed.has(id.hex)) return
+      this.dispatch(id, this.core(id).tick(this.nowMs))
+      this.scheduleTick(id, at + this.tickMs)
+    })
+  }
+}
+
+/** Percentile by nearest rank over a copy of `values`. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+/** Seed list from SIM_SEED (one replay) or SIM_SEEDS (count) with a default. */
+export function seeds(defaultCount: number): number[] {
+  const replay = process.env['SIM_SEED']
+  if (replay !== undefined) return [Number(replay)]
+  const count = Number(process.env['SIM_SEEDS'] ?? defaultCount)
+  return Array.from({ length: count }, (_, index) => index + 1)
+}
