@@ -26,12 +26,12 @@ export interface RecoveredState {
  * depends on the protocol (its constructor, its wire codec, how it encodes membership into a
  * snapshot) sits behind this seam. `raftEngineFactory` in this package is the Raft one.
  */
-export interface EngineFactory<Message> {
+export interface EngineFactory<Message, Engine extends ConsensusEngine<Message> = ConsensusEngine<Message>> {
   readonly codec: EngineMessageCodec<Message>
-  create(recovered: RecoveredState): ConsensusEngine<Message>
+  create(recovered: RecoveredState): Engine
   /**
    * The membership configuration as of `appliedIndex`, encoded as the engine expects in
    * `SnapshotMeta.membership`, for a snapshot the runtime takes of its state machine.
    */
-  snapshotMembership(engine: ConsensusEngine<Message>, appliedIndex: number): Uint8Array
+  snapshotMembership(engine: Engine, appliedIndex: number): Uint8Array
 }

@@ -45,13 +45,16 @@ import {
   type SubmitRequest,
 } from './wire'
 
-export interface ConsensusRuntimeComponents<Message> {
+export interface ConsensusRuntimeComponents<
+  Message,
+  Engine extends ConsensusEngine<Message> = ConsensusEngine<Message>,
+> {
   readonly transport: Transport
   readonly logStore: LogStore
   readonly snapshotStore: SnapshotStore
   readonly stateMachine: StateMachine
   readonly clock: Clock
-  readonly engineFactory: EngineFactory<Message>
+  readonly engineFactory: EngineFactory<Message, Engine>
   readonly logger?: Logger
   readonly metrics?: Metrics
   /** Draws this incarnation's request-id base; seed it in simulations. @default seeded from the wall clock */
@@ -145,7 +148,7 @@ const REQUEST_ID_SPAN = 2 ** 21
  * storage writes inside the Ready loop, and exactly one loop runs at a time, so two Readys never
  * overlap and `advance` always follows the full handling of its Ready.
  */
-export class ConsensusRuntime<Message> {
+export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> = ConsensusEngine<Message>> {
   readonly id: ReplicaId
   readonly events = new Emitter<ConsensusRuntimeEvents>()
   private readonly init: ResolvedRuntimeInit
@@ -153,13 +156,13 @@ export class ConsensusRuntime<Message> {
   private readonly logStore: LogStore
   private readonly snapshotStore: SnapshotStore
   private readonly clock: Clock
-  private readonly factory: EngineFactory<Message>
+  private readonly factory: EngineFactory<Message, Engine>
   private readonly logger: Logger
   private readonly codec: Codec
   private readonly stateCodec: Codec
   private readonly state: ReplicatedState
   private readonly random: Random
-  private engineValue: ConsensusEngine<Message> | null = null
+  private engineValue: Engine | null = null
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new'
   private tickTimer: TimerHandle | null = null
   private unsubscribe: (() => void) | null = null
@@ -198,7 +201,7 @@ export class ConsensusRuntime<Message> {
     readonly requestLatency: Histogram
   }
 
-  constructor(components: ConsensusRuntimeComponents<Message>, init: ConsensusRuntimeInit = {}) {
+  constructor(components: ConsensusRuntimeComponents<Message, Engine>, init: ConsensusRuntimeInit = {}) {
     this.init = resolveRuntimeInit(init)
     this.transport = components.transport
     this.id = components.transport.localId.hex
@@ -262,7 +265,7 @@ export class ConsensusRuntime<Message> {
   }
 
   /** The engine, for protocol-specific operations; call them through `control` so the loop runs after. */
-  get engine(): ConsensusEngine<Message> {
+  get engine(): Engine {
     assert(this.engineValue !== null, 'the runtime has not started')
     return this.engineValue
   }
@@ -377,7 +380,7 @@ export class ConsensusRuntime<Message> {
   }
 
   /** Runs a protocol-specific engine operation (leader transfer, membership change) inside the runtime. */
-  control<T>(operation: (engine: ConsensusEngine<Message>) => T): Promise<T> {
+  control<T>(operation: (engine: Engine) => T): Promise<T> {
     if (this.phase !== 'running') {
       return Promise.reject(new ConsensusError('STOPPED', 'the consensus runtime is not running'))
     }
