@@ -163,6 +163,9 @@ export class Membership {
   private readonly monitored = new Map<string, MonitoredPeer>()
   private readonly resolver: SplitBrainResolver | undefined
   private ringDirty = true
+  /** Members that have not left, cached: piggybacking needs it for every message. */
+  private activeCountCache: number | undefined
+  private readonly suspects = new Set<MemberRecord>()
   private probeOrder: string[] = []
   private nextRoundAtMs: number | undefined
   private seq = 0
@@ -337,10 +340,12 @@ export class Membership {
     this.self.incarnation += 1
     this.setStatus(this.self, 'left')
     this.gossip.enqueue(toUpdate(this.self))
-    for (const record of this.activeRecords()) {
-      if (record !== this.self) {
-        this.send(record.id, { type: 'ping', seq: ++this.seq, gossip: [toUpdate(this.self)] })
-      }
+    // One last round carries the news; the members it reaches spread it by gossip.
+    const targets = [...this.monitored.keys()].map((hex) => this.records.get(hex)!)
+    const probe = this.nextProbeTarget()
+    if (probe) targets.unshift(probe)
+    for (const target of targets) {
+      this.send(target.id, { type: 'ping', seq: ++this.seq, gossip: this.piggyback(target) })
     }
     return this.flush()
   }
@@ -385,7 +390,8 @@ export class Membership {
 
   private piggyback(target: MemberRecord): MemberUpdate[] {
     const aboutTarget = target.status === 'alive' ? undefined : toUpdate(target)
-    return this.gossip.take(this.piggybackUpdatesMax, this.activeRecords().length, aboutTarget)
+    this.activeCountCache ??= this.activeRecords().length
+    return this.gossip.take(this.piggybackUpdatesMax, this.activeCountCache, aboutTarget)
   }
 
   /** Applies one gossiped fact with SWIM's precedence rules; refutes facts that wrong this node. */
@@ -410,6 +416,8 @@ export class Membership {
       }
       this.records.set(record.id.hex, record)
       this.ringDirty = true
+      this.activeCountCache = undefined
+      if (record.status === 'suspect') this.suspects.add(record)
       this.output.events.push({
         type: 'status',
         member: record.id,
@@ -436,7 +444,13 @@ export class Membership {
 
   private applyAboutSelf(update: MemberUpdate): void {
     if (this.self.status === 'left') return
-    const wrongs = update.status !== 'alive' && update.incarnation >= this.self.incarnation
+    if (update.status !== 'alive' && update.incarnation < this.self.incarnation) {
+      // Bad news about an incarnation we already left behind: the sender missed our refutation
+      // (typically across a partition), so tell it again without raising the incarnation.
+      this.gossip.enqueue(toUpdate(this.self))
+      return
+    }
+    const wrongs = update.status !== 'alive'
     const stale = update.status === 'alive' && update.incarnation > this.self.incarnation
     if (!wrongs && !stale) return
     this.self.incarnation = update.incarnation + 1
@@ -456,6 +470,9 @@ export class Membership {
     const from = record.status
     record.status = status
     this.ringDirty = true
+    this.activeCountCache = undefined
+    if (status === 'suspect') this.suspects.add(record)
+    else this.suspects.delete(record)
     this.output.events.push({
       type: 'status',
       member: record.id,
@@ -491,8 +508,8 @@ export class Membership {
   }
 
   private expireSuspicions(nowMs: number): void {
-    for (const record of this.records.values()) {
-      if (record.status === 'suspect' && nowMs - record.suspectedAtMs >= this.suspicionTimeoutMs) {
+    for (const record of this.suspects) {
+      if (nowMs - record.suspectedAtMs >= this.suspicionTimeoutMs) {
         this.setStatus(record, 'dead')
         this.gossip.enqueue(toUpdate(record))
       }

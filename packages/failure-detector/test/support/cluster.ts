@@ -75,6 +75,8 @@ export interface ClusterOptions {
   readonly tickMs?: number
   /** Pass every message through the envelope codec (slower; proves the wire format round-trips). */
   readonly wire?: boolean
+  /** Start every node's tick at the same instant, so protocol rounds run in lockstep. @default false */
+  readonly lockstep?: boolean
   /** Per-node init overrides (for example a split-brain strategy with a shared lease). */
   readonly initFor?: (index: number) => MembershipInit
 }
@@ -109,6 +111,7 @@ export class MembershipCluster {
   private network: NetworkModel
   private readonly tickMs: number
   private readonly wire: boolean
+  private readonly lockstep: boolean
   private nowMs = 0
   onEvent: ((record: RecordedEvent) => void) | undefined
 
@@ -118,6 +121,7 @@ export class MembershipCluster {
     this.network = options.network ?? { latencyMs: 1, jitterMs: 0, dropRate: 0 }
     this.tickMs = options.tickMs ?? 10
     this.wire = options.wire ?? false
+    this.lockstep = options.lockstep ?? false
     this.ids.forEach((id, index) => {
       const core = new Membership(
         { localId: id, random: this.random.fork(), members: this.ids },
@@ -142,7 +146,7 @@ export class MembershipCluster {
   /** Starts every node's tick loop, each at its own random phase. */
   start(): void {
     for (const id of this.ids) {
-      const offset = this.random.nextFloat() * this.tickMs
+      const offset = this.lockstep ? 0 : this.random.nextFloat() * this.tickMs
       this.scheduleTick(id, this.nowMs + offset)
     }
   }
