@@ -37,3 +37,19 @@ export type { NetworkFaults, NetworkStats, SimNetworkOptions } from './network/o
 export { SimDisk, SimLogStore, SimSnapshotStore } from './disk/sim-disk'
 export type { SimDiskOptions, SimDiskStats } from './disk/sim-disk'
 export { MemoryLogStore, MemorySnapshotStore } from './disk/memory-stores'
+export {
+  runLogStoreTests,
+  runSnapshotStoreTests,
+  runStateMachineTests,
+  runTransportTests,
+} from './compliance/index'
+export type {
+  ComplianceSetup,
+  Driver,
+  LogStoreHarness,
+  SetupFunction,
+  SnapshotStoreHarness,
+  StateMachineHarness,
+  TransportHarness,
+  TransportUnderTest,
+} from './compliance/index'

@@ -1,0 +1,84 @@
+import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
+import type { Snapshot, SnapshotStore } from '@socketcloud/core'
+import { describe, it } from '@vitest/runner'
+import { awaitDirectly, bytesOf, withSetup } from './harness'
+import type { Driver, SetupFunction } from './harness'
+
+/** What `runSnapshotStoreTests` needs: stores opened on one underlying storage, one after another. */
+export interface SnapshotStoreHarness {
+  open(): SnapshotStore | Promise<SnapshotStore>
+  readonly drive?: Driver
+}
+
+function snapshot(index: number, term: number, size = 256): Snapshot {
+  return {
+    meta: { index, term, membership: bytesOf(24, index + 1000) },
+    data: bytesOf(size, index * 7 + term),
+  }
+}
+
+/** The SnapshotStore contract: atomic, durable saves; `load` returns the newest complete snapshot. */
+export function runSnapshotStoreTests(
+  setup: SetupFunction<SnapshotStoreHarness>,
+  title = 'SnapshotStore compliance',
+): void {
+  const test = (
+    name: string,
+    body: (store: SnapshotStore, harness: SnapshotStoreHarness, drive: Driver) => Promise<void>,
+  ) =>
+    it(name, () =>
+      withSetup(setup, async (harness) => {
+        const drive = harness.drive ?? awaitDirectly
+        await body(await drive(Promise.resolve(harness.open())), harness, drive)
+      }),
+    )
+
+  describe(title, () => {
+    test('an empty store loads null', async (store, _harness, drive) => {
+      strictEqual(await drive(store.load()), null)
+    })
+
+    test('loads what was saved', async (store, _harness, drive) => {
+      await drive(store.save(snapshot(10, 2)))
+      deepStrictEqual(await drive(store.load()), snapshot(10, 2))
+    })
+
+    test('loads the newest of several saves, also after reopening', async (store, harness, drive) => {
+      await drive(store.save(snapshot(10, 2)))
+      await drive(store.save(snapshot(25, 3)))
+      deepStrictEqual(await drive(store.load()), snapshot(25, 3))
+      await drive(store.close())
+      const reopened = await drive(Promise.resolve(harness.open()))
+      deepStrictEqual(await drive(reopened.load()), snapshot(25, 3))
+    })
+
+    test('concurrent saves leave one whole snapshot, the last one', async (store, _harness, drive) => {
+      const first = snapshot(30, 4, 64 * 1024)
+      const second = snapshot(31, 4, 64 * 1024)
+      await drive(Promise.all([store.save(first), store.save(second)]))
+      deepStrictEqual(await drive(store.load()), second)
+    })
+
+    test('a load during a save sees the old snapshot or the new one, never a mix', async (store, _harness, drive) => {
+      const old = snapshot(5, 1, 128 * 1024)
+      const next = snapshot(9, 2, 128 * 1024)
+      await drive(store.save(old))
+      const saving = store.save(next)
+      const during = await drive(store.load())
+      ok(during !== null, 'a saved snapshot disappeared during a save')
+      ok(
+        (during.meta.index === 5 && Buffer.from(during.data).equals(Buffer.from(old.data))) ||
+          (during.meta.index === 9 && Buffer.from(during.data).equals(Buffer.from(next.data))),
+        `load during save returned a mixed snapshot at index ${during.meta.index}`,
+      )
+      await drive(saving)
+      deepStrictEqual(await drive(store.load()), next)
+    })
+
+    test('carries a large snapshot intact', async (store, _harness, drive) => {
+      const large = snapshot(100, 9, 4 * 1024 * 1024)
+      await drive(store.save(large))
+      deepStrictEqual(await drive(store.load()), large)
+    })
+  })
+}
