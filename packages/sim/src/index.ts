@@ -53,3 +53,12 @@ export type {
   TransportHarness,
   TransportUnderTest,
 } from './compliance/index'
+export { HistoryRecorder } from './history/history'
+export type { HistoryEntry, KvOperation, KvOutput, KvValue } from './history/history'
+export { checkLinearizable, formatHistory } from './history/linearizability'
+export type {
+  CheckOptions,
+  KeyVerdict,
+  LinearizabilityOutcome,
+  LinearizabilityResult,
+} from './history/linearizability'
