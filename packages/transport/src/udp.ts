@@ -161,6 +161,8 @@ export class UdpTransport implements Transport {
     const intent = this.intents.get(peer.hex)
     intent?.timer?.cancel()
     this.intents.delete(peer.hex)
+    const entry = this.peers.get(peer.hex)
+    if (entry) this.sendControl(entry, 'bye')
     this.dropPeer(peer.hex, undefined)
     return Promise.resolve()
   }
@@ -171,6 +173,7 @@ export class UdpTransport implements Transport {
     this.sweep?.cancel()
     for (const intent of this.intents.values()) intent.timer?.cancel()
     this.intents.clear()
+    for (const peer of this.peers.values()) this.sendControl(peer, 'bye', true)
     if (this.inflightMessages > 0) {
       // Graceful: datagrams already handed to the socket are let out before it closes.
       await new Promise<void>((resolve) => {
@@ -194,6 +197,14 @@ export class UdpTransport implements Transport {
   // receive ------------------------------------------------------------------------------------
 
   private adoptSocket(socket: dgram.Socket): void {
+    // Bursts beyond the kernel's receive buffer are dropped silently, so ask for a buffer as large as
+    // the socket budget; the kernel caps it at net.core.rmem_max, which is fine (best effort).
+    try {
+      socket.setRecvBufferSize(this.options.socketBufferBytesMax)
+      socket.setSendBufferSize(this.options.socketBufferBytesMax)
+    } catch (thrown) {
+      this.components.logger.debug({ error: toError(thrown).message }, 'could not size udp socket buffers')
+    }
     socket.on('message', (message: Buffer, remote: dgram.RemoteInfo) =>
       this.onDatagram(socket, message, remote),
     )
@@ -250,6 +261,11 @@ export class UdpTransport implements Transport {
         new TransportError('BAD_FRAME', `datagram from ${address} claims our own id`, { address }),
         address,
       )
+      return
+    }
+    if (datagram.kind === 'bye') {
+      // The peer hung up or shut down on purpose: forget it, and do not re-dial it.
+      this.dropPeer(datagram.sender.hex, undefined)
       return
     }
     const direction: ConnectionDirection = datagram.kind === 'hello-ack' ? 'outbound' : 'inbound'
@@ -350,10 +366,17 @@ export class UdpTransport implements Transport {
 
   // send ---------------------------------------------------------------------------------------
 
-  private sendControl(peer: UdpPeer, kind: DatagramKind): void {
+  /** Sends a header-only datagram; `tracked` counts it as in flight so `close` waits for it. */
+  private sendControl(peer: UdpPeer, kind: DatagramKind, tracked = false): void {
     peer.sentSinceSweep = true
-    peer.socket.send(encodeDatagram(kind, this.localId, EMPTY), peer.port, peer.host, (error) => {
-      if (error)
+    const datagram = encodeDatagram(kind, this.localId, EMPTY)
+    if (tracked) {
+      this.inflightBytes += datagram.length
+      this.inflightMessages++
+    }
+    peer.socket.send(datagram, peer.port, peer.host, (error) => {
+      if (tracked) this.onSent(datagram.length, error, peer)
+      else if (error)
         this.components.logger.debug({ error: error.message, peer: peer.address }, 'udp control send failed')
     })
   }

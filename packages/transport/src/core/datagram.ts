@@ -11,9 +11,16 @@ export const DATAGRAM_MAGIC_1 = 0x43
 export const DATAGRAM_VERSION = 1
 export const DATAGRAM_HEADER_BYTES = 4 + NODE_ID_BYTES
 
-export type DatagramKind = 'data' | 'hello' | 'hello-ack' | 'ping' | 'pong'
-const KIND_CODES: Record<DatagramKind, number> = { data: 0, hello: 1, 'hello-ack': 2, ping: 3, pong: 4 }
-const KINDS: readonly DatagramKind[] = ['data', 'hello', 'hello-ack', 'ping', 'pong']
+export type DatagramKind = 'data' | 'hello' | 'hello-ack' | 'ping' | 'pong' | 'bye'
+const KIND_CODES: Record<DatagramKind, number> = {
+  data: 0,
+  hello: 1,
+  'hello-ack': 2,
+  ping: 3,
+  pong: 4,
+  bye: 5,
+}
+const KINDS: readonly DatagramKind[] = ['data', 'hello', 'hello-ack', 'ping', 'pong', 'bye']
 
 export interface Datagram {
   readonly kind: DatagramKind
