@@ -242,19 +242,22 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
       }
     } else if (message.term < this.term) {
       if (message.type === 'append' || message.type === 'heartbeat') {
-        // A deposed leader: tell it our term so it steps down.
-        if (this.options.checkQuorum || this.options.preVote) {
-          this.send(from, {
-            type: 'append-response',
-            term: this.term,
-            index: 0,
-            reject: true,
-            hintIndex: 0,
-            hintTerm: 0,
-          })
-        }
-      } else if (message.type === 'pre-vote') {
-        this.send(from, { type: 'pre-vote-response', term: this.term, granted: false })
+        // A deposed leader: tell it our term so it steps down (the paper's "reply false with
+        // currentTerm"). Without this, a stale leader whose configuration no longer lists the new
+        // leader would never hear of the new term.
+        this.send(from, {
+          type: 'append-response',
+          term: this.term,
+          index: 0,
+          reject: true,
+          hintIndex: 0,
+          hintTerm: 0,
+        })
+      } else if (message.type === 'pre-vote' || message.type === 'vote') {
+        // Reply with our term so a candidate that never hears from us otherwise (its configuration
+        // and ours can differ while a change is in flight) catches up on terms instead of looping.
+        const type = message.type === 'pre-vote' ? 'pre-vote-response' : 'vote-response'
+        this.send(from, { type, term: this.term, granted: false })
       }
       return { ok: false, reason: 'stale', detail: `term ${message.term} < ${this.term}` }
     }
@@ -643,14 +646,15 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
 
   /**
    * Messages from outside our configuration are refused, with one exception the thesis requires
-   * (§4.2.3): leader traffic (append, heartbeat, snapshot) at our term or later, while we have no
-   * leader of our own configuration — that is how a replica that missed a configuration change hears
-   * from a leader it does not know yet. A replica that has a live leader refuses all of it.
+   * (§4.2.3): leader traffic (append, heartbeat, snapshot) while we have no live leader of our own —
+   * that is how a replica whose configuration is stale (it missed a change, or holds an uncommitted
+   * change that was later undone) hears from a leader it does not know. A replica with a live leader,
+   * and any leader, refuses all of it.
    */
   private acceptsSender(from: ReplicaId, message: RaftMessage): boolean {
     if (isMember(this.membership, from)) return true
     if (message.type !== 'append' && message.type !== 'heartbeat' && message.type !== 'snapshot') return false
-    if (message.term < this.term || this.role === 'leader') return false
+    if (this.role === 'leader') return false
     return (
       this.leader === null ||
       this.leader === from ||

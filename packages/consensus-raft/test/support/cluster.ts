@@ -1,0 +1,496 @@
+import {
+  SeededRandom,
+  type HardState,
+  type LogEntry,
+  type Ready,
+  type ReadState,
+  type ReplicaId,
+  type Snapshot,
+} from '@socketcloud/core'
+import { RaftEngine, type RaftOptions, type RaftMessage, type MembershipChange } from '../../src/index'
+
+/**
+ * A deterministic, synchronous cluster harness for the engine alone (no driver): virtual
+ * milliseconds, a seeded network with latency, jitter (reordering), loss and duplication,
+ * partitions, and crashes that lose every write not made durable by a `mustSync` Ready. It executes
+ * each Ready exactly as the contract says (persist, send, apply, read, advance) and checks the Raft
+ * safety properties after every Ready: election safety, log matching, leader completeness and state
+ * machine safety, plus read linearizability for ReadIndex/lease reads.
+ */
+export interface FaultOptions {
+  latencyMs: number
+  jitterMs: number
+  dropRate: number
+  duplicateRate: number
+}
+
+export interface ClusterOptions {
+  seed: number
+  voters: number
+  /** Extra replicas, not members at start, that membership changes may add. */
+  spares?: number
+  raft?: Partial<RaftOptions>
+  faults?: Partial<FaultOptions>
+  tickMs?: number
+  /** Compact the log once this many applied entries are past the snapshot (0 = never). */
+  compactEveryEntries?: number
+}
+
+interface DurableState {
+  hardState: HardState | null
+  entries: LogEntry[]
+  compactedIndex: number
+  compactedTerm: number
+  snapshot: Snapshot | null
+}
+
+export class SimNode {
+  engine!: RaftEngine
+  alive = true
+  /** What a crash keeps: everything written with (or before) a synced write. */
+  durable: DurableState = {
+    hardState: null,
+    entries: [],
+    compactedIndex: 0,
+    compactedTerm: 0,
+    snapshot: null,
+  }
+  /** The hard state as last written, synced or not. */
+  writtenHardState: HardState | null = null
+  appliedIndex = 0
+  stateHash = 0
+  nextTickAt: number
+  readonly reads: ReadState[] = []
+  readonly dropped: string[] = []
+
+  constructor(
+    readonly id: ReplicaId,
+    tickPhase: number,
+  ) {
+    this.nextTickAt = tickPhase
+  }
+}
+
+interface InFlight {
+  deliverAt: number
+  sequence: number
+  from: ReplicaId
+  to: ReplicaId
+  message: RaftMessage
+}
+
+export class InvariantViolation extends Error {}
+
+const encoder = new TextEncoder()
+
+function hashStep(previous: number, entry: LogEntry): number {
+  let hash = (previous ^ Math.imul(entry.index, 0x9e3779b1) ^ Math.imul(entry.term, 0x85ebca6b)) >>> 0
+  hash = Math.imul(hash ^ (entry.kind.length + 7), 0x01000193) >>> 0
+  for (const byte of entry.data) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0
+  return hash
+}
+
+function encodeState(index: number, hash: number): Uint8Array {
+  return encoder.encode(JSON.stringify({ index, hash }))
+}
+
+function decodeState(bytes: Uint8Array): { index: number; hash: number } {
+  return JSON.parse(new TextDecoder().decode(bytes)) as { index: number; hash: number }
+}
+
+export class Cluster {
+  readonly random: SeededRandom
+  readonly nodes = new Map<ReplicaId, SimNode>()
+  readonly ids: ReplicaId[]
+  readonly initialVoters: ReplicaId[]
+  now = 0
+  faults: FaultOptions
+  private readonly queue: InFlight[] = []
+  private sequence = 0
+  private readonly blocked = new Set<string>()
+  private readonly tickMs: number
+  private readonly compactEveryEntries: number
+  private readonly raftOptions: Partial<RaftOptions>
+
+  // Safety bookkeeping.
+  readonly leaderByTerm = new Map<number, ReplicaId>()
+  private readonly entryByPosition = new Map<string, { dataHash: number; prevTerm: number | undefined }>()
+  /** State hash after applying each index, as first observed; every replica must agree. */
+  readonly stateAt = new Map<number, { term: number; hash: number; knownInTerm: number }>()
+  private readonly wasLeader = new Map<ReplicaId, number>()
+  committedIndexMax = 0
+  readonly stats = { delivered: 0, dropped: 0, duplicated: 0, readys: 0, checks: 0, crashes: 0, elections: 0 }
+
+  constructor(readonly options: ClusterOptions) {
+    this.random = new SeededRandom(options.seed)
+    this.tickMs = options.tickMs ?? 10
+    this.compactEveryEntries = options.compactEveryEntries ?? 0
+    this.raftOptions = options.raft ?? {}
+    this.faults = { latencyMs: 2, jitterMs: 3, dropRate: 0, duplicateRate: 0, ...options.faults }
+    const total = options.voters + (options.spares ?? 0)
+    this.ids = Array.from({ length: total }, (_, position) => `n${position + 1}`)
+    this.initialVoters = this.ids.slice(0, options.voters)
+    for (const id of this.ids) {
+      const node = new SimNode(id, this.random.nextInt(this.tickMs) + 1)
+      this.nodes.set(id, node)
+      this.boot(node)
+    }
+  }
+
+  node(id: ReplicaId): SimNode {
+    const node = this.nodes.get(id)
+    if (node === undefined) throw new Error(`no node ${id}`)
+    return node
+  }
+
+  private boot(node: SimNode): void {
+    const isInitial = this.initialVoters.includes(node.id)
+    const { durable } = node
+    node.engine = new RaftEngine({
+      id: node.id,
+      voters: isInitial ? this.initialVoters : [],
+      random: this.random.fork(),
+      hardState: durable.hardState,
+      entries: durable.entries,
+      compactedIndex: durable.compactedIndex,
+      compactedTerm: durable.compactedTerm,
+      snapshot: durable.snapshot,
+      options: this.raftOptions,
+    })
+    node.writtenHardState = durable.hardState
+    if (durable.snapshot !== null) {
+      const state = decodeState(durable.snapshot.data)
+      node.appliedIndex = state.index
+      node.stateHash = state.hash
+    } else {
+      node.appliedIndex = 0
+      node.stateHash = 0
+    }
+  }
+
+  crash(id: ReplicaId): void {
+    const node = this.node(id)
+    if (!node.alive) return
+    node.alive = false
+    this.stats.crashes++
+    // Anything not synced is gone: only the durable hard state survives.
+    node.writtenHardState = node.durable.hardState
+  }
+
+  restart(id: ReplicaId): void {
+    const node = this.node(id)
+    if (node.alive) return
+    node.alive = true
+    this.boot(node)
+  }
+
+  partition(groups: readonly (readonly ReplicaId[])[]): void {
+    this.blocked.clear()
+    for (const a of this.ids) {
+      for (const b of this.ids) {
+        if (a === b) continue
+        const together = groups.some((group) => group.includes(a) && group.includes(b))
+        if (!together) this.blocked.add(`${a}>${b}`)
+      }
+    }
+  }
+
+  isolate(id: ReplicaId): void {
+    this.partition([[id], this.ids.filter((other) => other !== id)])
+  }
+
+  heal(): void {
+    this.blocked.clear()
+  }
+
+  leader(): SimNode | undefined {
+    let best: SimNode | undefined
+    for (const node of this.nodes.values()) {
+      if (!node.alive) continue
+      const info = node.engine.inspect()
+      if (info.role !== 'leader') continue
+      if (best === undefined || info.term > best.engine.inspect().term) best = node
+    }
+    return best
+  }
+
+  propose(data: Uint8Array): boolean {
+    const leader = this.leader()
+    if (leader === undefined) return false
+    const result = leader.engine.propose(data, `p${this.sequence}`)
+    this.drain()
+    return result.ok
+  }
+
+  /** Asks the leader for a read point; records the commit index any client could have seen already. */
+  read(context: string): boolean {
+    const leader = this.leader()
+    if (leader === undefined) return false
+    const result = leader.engine.readIndex(context)
+    if (result.ok) this.readFloor.set(context, this.committedIndexMax)
+    this.drain()
+    return result.ok
+  }
+  private readonly readFloor = new Map<string, number>()
+
+  changeMembership(change: MembershipChange): boolean {
+    const leader = this.leader()
+    if (leader === undefined) return false
+    const result = leader.engine.proposeMembershipChange(change)
+    this.drain()
+    return result.ok
+  }
+
+  /** Advances virtual time by one millisecond. */
+  stepMillisecond(): void {
+    this.now++
+    this.deliverDue()
+    for (const node of this.nodes.values()) {
+      if (node.nextTickAt <= this.now) {
+        node.nextTickAt += this.tickMs
+        if (node.alive) node.engine.tick()
+      }
+    }
+    this.drain()
+  }
+
+  runFor(milliseconds: number, onMillisecond?: () => void): void {
+    const end = this.now + milliseconds
+    while (this.now < end) {
+      this.stepMillisecond()
+      onMillisecond?.()
+    }
+  }
+
+  runUntil(predicate: () => boolean, millisecondsMax: number): boolean {
+    const end = this.now + millisecondsMax
+    while (this.now < end) {
+      if (predicate()) return true
+      this.stepMillisecond()
+    }
+    return predicate()
+  }
+
+  private deliverDue(): void {
+    if (this.queue.length === 0) return
+    const due: InFlight[] = []
+    const rest: InFlight[] = []
+    for (const item of this.queue) (item.deliverAt <= this.now ? due : rest).push(item)
+    if (due.length === 0) return
+    this.queue.length = 0
+    this.queue.push(...rest)
+    due.sort((a, b) => a.deliverAt - b.deliverAt || a.sequence - b.sequence)
+    for (const item of due) {
+      const target = this.nodes.get(item.to)
+      if (target === undefined || !target.alive) continue
+      if (this.blocked.has(`${item.from}>${item.to}`)) continue
+      this.stats.delivered++
+      target.engine.step(item.from, item.message)
+    }
+  }
+
+  private enqueue(from: ReplicaId, to: ReplicaId, message: RaftMessage): void {
+    if (this.random.nextFloat() < this.faults.dropRate) {
+      this.stats.dropped++
+      return
+    }
+    const copies = this.random.nextFloat() < this.faults.duplicateRate ? 2 : 1
+    if (copies === 2) this.stats.duplicated++
+    for (let copy = 0; copy < copies; copy++) {
+      const delay = this.faults.latencyMs + this.random.nextInt(this.faults.jitterMs + 1)
+      this.queue.push({ deliverAt: this.now + delay, sequence: this.sequence++, from, to, message })
+    }
+  }
+
+  /** Runs every pending Ready of every live node to quiescence. */
+  drain(): void {
+    for (let round = 0; round < 1000; round++) {
+      let any = false
+      for (const node of this.nodes.values()) {
+        if (!node.alive) continue
+        while (node.engine.hasReady()) {
+          any = true
+          this.handleReady(node, node.engine.ready())
+        }
+      }
+      if (!any) return
+    }
+    throw new InvariantViolation('Ready loop did not quiesce')
+  }
+
+  private handleReady(node: SimNode, ready: Ready<RaftMessage>): void {
+    this.stats.readys++
+    const { engine } = node
+    const durable = node.durable
+    const previous = node.writtenHardState
+    // The contract: anything a vote or an acknowledgement depends on must be synced.
+    if (ready.entries.length > 0 || ready.snapshot !== null)
+      this.expect(ready.mustSync, 'entries without mustSync')
+    if (ready.hardState !== null && previous !== null) {
+      if (ready.hardState.term !== previous.term || ready.hardState.vote !== previous.vote) {
+        this.expect(ready.mustSync, 'term/vote change without mustSync')
+      }
+      this.expect(ready.hardState.term >= previous.term, 'persisted term went backwards')
+    }
+
+    // 1. Persist. Entries, snapshots and term/vote are always synced (checked above), so the durable
+    //    state equals the written one except a commit-only hard state written without sync.
+    if (ready.snapshot !== null) {
+      const snapshot = ready.snapshot
+      durable.snapshot = snapshot
+      durable.entries = durable.entries.filter((entry) => entry.index > snapshot.meta.index)
+      const first = durable.entries[0]
+      if (first !== undefined && first.index !== snapshot.meta.index + 1) durable.entries = []
+      durable.compactedIndex = snapshot.meta.index
+      durable.compactedTerm = snapshot.meta.term
+    }
+    if (ready.entries.length > 0) {
+      const first = ready.entries[0]!
+      const keep = durable.entries.filter((entry) => entry.index < first.index)
+      this.expect(
+        first.index === durable.compactedIndex + keep.length + 1,
+        `non-contiguous log write at ${first.index}`,
+      )
+      durable.entries = [...keep, ...ready.entries]
+      for (const entry of ready.entries) this.checkLogMatching(node, entry)
+    }
+    if (ready.hardState !== null) {
+      node.writtenHardState = ready.hardState
+      if (ready.mustSync) durable.hardState = ready.hardState
+    }
+    if (ready.mustSync && node.writtenHardState !== null) durable.hardState = node.writtenHardState
+
+    // 2. Send.
+    for (const outbound of ready.messages) {
+      if (this.blocked.has(`${node.id}>${outbound.to}`)) continue
+      this.enqueue(node.id, outbound.to, outbound.message)
+    }
+
+    // 3. Apply.
+    if (ready.snapshot !== null) {
+      const state = decodeState(ready.snapshot.data)
+      this.expect(state.index === ready.snapshot.meta.index, 'snapshot data disagrees with its meta')
+      this.checkApplied(node, state.index, ready.snapshot.meta.term, state.hash)
+      node.appliedIndex = state.index
+      node.stateHash = state.hash
+    }
+    for (const entry of ready.committed) {
+      this.expect(entry.index === node.appliedIndex + 1, `applied ${entry.index} after ${node.appliedIndex}`)
+      node.stateHash = hashStep(node.stateHash, entry)
+      node.appliedIndex = entry.index
+      this.checkApplied(node, entry.index, entry.term, node.stateHash)
+    }
+
+    // 4. Reads.
+    for (const read of ready.reads) {
+      const floor = this.readFloor.get(read.context)
+      if (floor !== undefined) {
+        this.expect(read.index >= floor, `read ${read.context} at ${read.index} misses commit ${floor}`)
+        this.readFloor.delete(read.context)
+      }
+      node.reads.push(read)
+    }
+    for (const context of ready.dropped) {
+      this.readFloor.delete(context)
+      node.dropped.push(context)
+    }
+
+    // Status: election safety.
+    if (
+      ready.status !== null &&
+      ready.status.role === 'leader' &&
+      this.wasLeader.get(node.id) !== ready.status.term
+    ) {
+      this.wasLeader.set(node.id, ready.status.term)
+      this.stats.elections++
+      const existing = this.leaderByTerm.get(ready.status.term)
+      this.expect(
+        existing === undefined || existing === node.id,
+        `two leaders in term ${ready.status.term}: ${existing} and ${node.id}`,
+      )
+      this.leaderByTerm.set(ready.status.term, node.id)
+      this.checkLeaderCompleteness(node)
+    }
+
+    engine.advance(ready)
+    this.maybeCompact(node)
+    this.stats.checks++
+  }
+
+  private maybeCompact(node: SimNode): void {
+    if (this.compactEveryEntries === 0) return
+    const info = node.engine.inspect()
+    if (node.appliedIndex - info.snapshotIndex < this.compactEveryEntries) return
+    const meta = node.engine.snapshotMeta(node.appliedIndex)
+    const snapshot: Snapshot = { meta, data: encodeState(node.appliedIndex, node.stateHash) }
+    // The driver saves the snapshot durably, then compacts the log store and the engine.
+    node.durable.snapshot = snapshot
+    node.durable.entries = node.durable.entries.filter((entry) => entry.index > meta.index)
+    node.durable.compactedIndex = meta.index
+    node.durable.compactedTerm = meta.term
+    node.engine.compact(snapshot)
+  }
+
+  private checkLogMatching(node: SimNode, entry: LogEntry): void {
+    let dataHash = 0x811c9dc5
+    for (const byte of entry.data) dataHash = Math.imul(dataHash ^ byte, 0x01000193) >>> 0
+    dataHash = (dataHash ^ entry.kind.length) >>> 0
+    const prevTerm = entry.index === 1 ? 0 : node.engine.termAt(entry.index - 1)
+    const key = `${entry.index}:${entry.term}`
+    const known = this.entryByPosition.get(key)
+    if (known === undefined) {
+      this.entryByPosition.set(key, { dataHash, prevTerm })
+      return
+    }
+    this.expect(known.dataHash === dataHash, `log matching: two different entries at ${key}`)
+    if (known.prevTerm !== undefined && prevTerm !== undefined) {
+      this.expect(known.prevTerm === prevTerm, `log matching: entries at ${key} follow different terms`)
+    }
+  }
+
+  private checkApplied(node: SimNode, index: number, term: number, hash: number): void {
+    const known = this.stateAt.get(index)
+    if (known === undefined) {
+      // The applier's current term bounds from above the term in which the entry committed.
+      this.stateAt.set(index, { term, hash, knownInTerm: node.engine.inspect().term })
+      if (index > this.committedIndexMax) this.committedIndexMax = index
+      return
+    }
+    this.expect(
+      known.term === term,
+      `state machine safety: ${node.id} applied term ${term} at ${index}, others ${known.term}`,
+    )
+    this.expect(known.hash === hash, `state machine safety: ${node.id} diverged at index ${index}`)
+  }
+
+  private checkLeaderCompleteness(node: SimNode): void {
+    const { engine } = node
+    const info = engine.inspect()
+    for (let index = info.snapshotIndex + 1; index <= this.committedIndexMax; index++) {
+      const committed = this.stateAt.get(index)
+      if (committed === undefined || committed.knownInTerm >= info.term) continue
+      this.expect(
+        engine.termAt(index) === committed.term,
+        `leader completeness: leader ${node.id} (term ${info.term}) lacks committed entry ${index}`,
+      )
+    }
+  }
+
+  describe(): string {
+    const lines: string[] = []
+    for (const node of this.nodes.values()) {
+      const info = node.engine.inspect()
+      const progress = [...info.progress].map(([id, p]) => `${id}:${p.state}/${p.match}/${p.next}`).join(' ')
+      lines.push(
+        `${node.id} ${node.alive ? 'up' : 'down'} ${info.role} t${info.term} leader=${info.leader} last=${info.lastIndex}/${info.lastTerm} commit=${info.commitIndex} applied=${node.appliedIndex} snap=${info.snapshotIndex} voters=${info.membership.voters.join(',')} learners=${info.membership.learners.join(',')} ${progress}`,
+      )
+    }
+    return lines.join('\n')
+  }
+
+  expect(condition: boolean, why: string): asserts condition {
+    if (!condition) {
+      throw new InvariantViolation(`seed ${this.options.seed} at ${this.now}ms: ${why}\n${this.describe()}`)
+    }
+  }
+}
