@@ -1,0 +1,248 @@
+import {
+  DecodeError,
+  checkLimit,
+  expectArray,
+  expectBytes,
+  expectRecord,
+  expectUint,
+} from '@socketcloud/core'
+import { CommandError } from '../command-error'
+import { command, defineStateMachine, query } from '../define'
+import type { MachineLimits } from '../define'
+import { expectBoundedString, lowerBound } from '../limits'
+
+/** One key as stored, with etcd-style revisions. */
+export interface KeyValue {
+  readonly key: string
+  readonly value: Uint8Array
+  /** Global revision of the put that created the key (since it last did not exist). */
+  readonly createRevision: number
+  /** Global revision of the last change to the key. */
+  readonly modRevision: number
+  /** Number of puts since the key was created: 1 after the creating put. */
+  readonly version: number
+}
+
+export interface KeyValueOptions extends MachineLimits {
+  /** @default 4096 */
+  readonly keyBytesMax?: number
+  /** @default 1 MiB */
+  readonly valueBytesMax?: number
+  /** Keys held at once; a put that would create one more is refused with LIMIT_EXCEEDED. @default 1,000,000 */
+  readonly keysMax?: number
+  /** Largest `limit` a range query may ask for. @default 10,000 */
+  readonly rangeLimitMax?: number
+}
+
+export const KEY_VALUE_DEFAULTS = Object.freeze({
+  keyBytesMax: 4096,
+  valueBytesMax: 1024 * 1024,
+  keysMax: 1_000_000,
+  rangeLimitMax: 10_000,
+})
+
+interface KeyValueState {
+  /** Incremented by every change; the revision of the latest change. 0 before the first. */
+  revision: number
+  readonly keys: Map<string, KeyValue>
+  /** The keys in code-unit order, maintained on create and delete so ranges are cheap. */
+  readonly sorted: string[]
+}
+
+export interface PutResult {
+  readonly revision: number
+  readonly created: boolean
+}
+export interface DeleteResult {
+  readonly revision: number
+  readonly deleted: boolean
+}
+export interface CompareAndSetResult {
+  readonly succeeded: boolean
+  readonly revision: number
+  /** The key after the operation (on success) or as found (on failure); null when absent. */
+  readonly current: KeyValue | null
+}
+export interface GetResult {
+  readonly revision: number
+  readonly kv: KeyValue | null
+}
+export interface RangeResult {
+  readonly revision: number
+  readonly kvs: KeyValue[]
+  /** More keys match the prefix than `limit` returned. */
+  readonly more: boolean
+}
+
+function setKey(state: KeyValueState, key: string, value: Uint8Array): KeyValue {
+  const revision = state.revision + 1
+  const previous = state.keys.get(key)
+  const next: KeyValue =
+    previous === undefined
+      ? { key, value, createRevision: revision, modRevision: revision, version: 1 }
+      : {
+          key,
+          value,
+          createRevision: previous.createRevision,
+          modRevision: revision,
+          version: previous.version + 1,
+        }
+  if (previous === undefined) state.sorted.splice(lowerBound(state.sorted, key), 0, key)
+  state.keys.set(key, next)
+  state.revision = revision
+  return next
+}
+
+function deleteKey(state: KeyValueState, key: string): boolean {
+  if (!state.keys.delete(key)) return false
+  state.sorted.splice(lowerBound(state.sorted, key), 1)
+  state.revision++
+  return true
+}
+
+/**
+ * The key-value store: string keys, byte values, a global revision that every change increments, and
+ * per key the revision that created it, the revision that last changed it and its version — the
+ * model etcd uses, so compare-and-set on `modRevision` gives optimistic concurrency.
+ */
+export function keyValueStore(options: KeyValueOptions = {}) {
+  const keyBytesMax = checkLimit('keyBytesMax', options.keyBytesMax ?? KEY_VALUE_DEFAULTS.keyBytesMax)
+  const valueBytesMax = checkLimit(
+    'valueBytesMax',
+    options.valueBytesMax ?? KEY_VALUE_DEFAULTS.valueBytesMax,
+    0,
+  )
+  const keysMax = checkLimit('keysMax', options.keysMax ?? KEY_VALUE_DEFAULTS.keysMax)
+  const rangeLimitMax = checkLimit('rangeLimitMax', options.rangeLimitMax ?? KEY_VALUE_DEFAULTS.rangeLimitMax)
+
+  const key = (value: unknown, path: string) => expectBoundedString(value, path, keyBytesMax)
+  const bytes = (value: unknown, path: string) => Uint8Array.from(expectBytes(value, path, valueBytesMax))
+  const checkRoom = (state: KeyValueState, name: string) => {
+    if (!state.keys.has(name) && state.keys.size >= keysMax) {
+      throw new CommandError('LIMIT_EXCEEDED', `the store holds keysMax (${keysMax}) keys`, { keysMax })
+    }
+  }
+
+  return defineStateMachine(
+    {
+      name: 'socketcloud.kv',
+      initial: (): KeyValueState => ({ revision: 0, keys: new Map(), sorted: [] }),
+      commands: {
+        put: command({
+          decode: (value: unknown) => {
+            const args = expectRecord(value, 'put')
+            return { key: key(args['key'], 'put.key'), value: bytes(args['value'], 'put.value') }
+          },
+          apply: (state: KeyValueState, args): PutResult => {
+            checkRoom(state, args.key)
+            const created = !state.keys.has(args.key)
+            setKey(state, args.key, args.value)
+            return { revision: state.revision, created }
+          },
+        }),
+        delete: command({
+          decode: (value: unknown) => ({ key: key(expectRecord(value, 'delete')['key'], 'delete.key') }),
+          apply: (state: KeyValueState, args): DeleteResult => ({
+            deleted: deleteKey(state, args.key),
+            revision: state.revision,
+          }),
+        }),
+        /**
+         * Writes `value` (or deletes, when null) only if the key's modRevision equals
+         * `expectedModRevision`; 0 means "only if the key does not exist".
+         */
+        compareAndSet: command({
+          decode: (value: unknown) => {
+            const args = expectRecord(value, 'compareAndSet')
+            const next = args['value']
+            return {
+              key: key(args['key'], 'compareAndSet.key'),
+              expectedModRevision: expectUint(
+                args['expectedModRevision'],
+                'compareAndSet.expectedModRevision',
+              ),
+              value: next === null ? null : bytes(next, 'compareAndSet.value'),
+            }
+          },
+          apply: (state: KeyValueState, args): CompareAndSetResult => {
+            const found = state.keys.get(args.key) ?? null
+            if ((found?.modRevision ?? 0) !== args.expectedModRevision) {
+              return { succeeded: false, revision: state.revision, current: found }
+            }
+            if (args.value === null) {
+              if (found !== null) deleteKey(state, args.key)
+              return { succeeded: true, revision: state.revision, current: null }
+            }
+            checkRoom(state, args.key)
+            const current = setKey(state, args.key, args.value)
+            return { succeeded: true, revision: state.revision, current }
+          },
+        }),
+      },
+      queries: {
+        get: query({
+          decode: (value: unknown) => ({ key: key(expectRecord(value, 'get')['key'], 'get.key') }),
+          run: (state: KeyValueState, args): GetResult => ({
+            revision: state.revision,
+            kv: state.keys.get(args.key) ?? null,
+          }),
+        }),
+        /** Keys starting with `prefix`, in code-unit order, at most `limit` of them. */
+        range: query({
+          decode: (value: unknown) => {
+            const args = expectRecord(value, 'range')
+            return {
+              prefix: key(args['prefix'] ?? '', 'range.prefix'),
+              limit: expectUint(args['limit'], 'range.limit', rangeLimitMax),
+            }
+          },
+          run: (state: KeyValueState, args): RangeResult => {
+            const kvs: KeyValue[] = []
+            let position = lowerBound(state.sorted, args.prefix)
+            while (position < state.sorted.length && kvs.length < args.limit) {
+              const name = state.sorted[position]!
+              if (!name.startsWith(args.prefix)) break
+              kvs.push(state.keys.get(name)!)
+              position++
+            }
+            const next = state.sorted[position]
+            return { revision: state.revision, kvs, more: next !== undefined && next.startsWith(args.prefix) }
+          },
+        }),
+      },
+      snapshot: (state) => [
+        state.revision,
+        state.sorted.map((name) => {
+          const kv = state.keys.get(name)!
+          return [kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version]
+        }),
+      ],
+      restore: (value): KeyValueState => {
+        const [revisionValue, rows] = expectArray(value, 'kv snapshot', 2)
+        const revision = expectUint(revisionValue, 'kv snapshot.revision')
+        const state: KeyValueState = { revision, keys: new Map(), sorted: [] }
+        let previous: string | null = null
+        for (const row of expectArray(rows, 'kv snapshot.keys', Number.MAX_SAFE_INTEGER)) {
+          const [name, data, createRevision, modRevision, version] = expectArray(row, 'kv snapshot.key', 5)
+          const kv: KeyValue = {
+            key: key(name, 'kv snapshot.key.name'),
+            value: Uint8Array.from(expectBytes(data, 'kv snapshot.key.value', valueBytesMax)),
+            createRevision: expectUint(createRevision, 'kv snapshot.key.createRevision', revision),
+            modRevision: expectUint(modRevision, 'kv snapshot.key.modRevision', revision),
+            version: expectUint(version, 'kv snapshot.key.version'),
+          }
+          if (previous !== null && !(previous < kv.key)) {
+            throw new DecodeError('MALFORMED', 'kv snapshot keys are not strictly sorted')
+          }
+          previous = kv.key
+          state.keys.set(kv.key, kv)
+          state.sorted.push(kv.key)
+        }
+        return state
+      },
+    },
+    options,
+  )
+}
+
+export type KeyValueMachineType = ReturnType<typeof keyValueStore>
