@@ -86,6 +86,30 @@ describe('FailureDetectorNode on the simulator', () => {
     })
   })
 
+  it('a one-way broken link does not make a live member suspect: indirect probes reach it through others', async () => {
+    const suspicions = async (indirectProbes: number): Promise<number> => {
+      const { sim, network, ids, nodes } = await startSimCluster({
+        seed: 5,
+        size: 5,
+        faults: { latencyMs: 2, jitterMs: 3 },
+        init: { indirectProbes },
+      })
+      let count = 0
+      for (const node of nodes) node.events.on('status', (event) => (count += event.to === 'suspect' ? 1 : 0))
+      await sim.runForAsync(2_000)
+      network.blockOneWay(ids[0]!, ids[2]!)
+      await sim.runForAsync(20_000)
+      const failedLevel = nodes[0]!.membership.level(ids[2]!)
+      for (const node of nodes) node.stop()
+      // Node 0 cannot hear node 2 directly (its pings are lost), so its own detector says failed...
+      expect(failedLevel).toBe('failed')
+      return count
+    }
+    // ...but with indirect probes nobody suspects anyone; without them the broken link flaps members.
+    expect(await suspicions(3)).toBe(0)
+    expect(await suspicions(0)).toBeGreaterThan(0)
+  })
+
   it('ten minutes of 1% loss and 5–25 ms delays raise no false alarm', async () => {
     await runSeeds('driver false positives', { count: 1 }, async (seed) => {
       const { sim, nodes, metrics } = await startSimCluster({ seed, size: 5, faults: NOISY })

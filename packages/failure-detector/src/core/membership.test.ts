@@ -123,6 +123,20 @@ describe('Membership', () => {
     expect(node.phi(b, 1_300)).toBeCloseTo(phiBefore, 9)
   })
 
+  it('relays a ping-req: pings the target and answers the requester with an indirect-ack', () => {
+    const relay = core(b, { relayedPingsMax: 1 })
+    relay.tick(0)
+    const forwarded = relay.step(a, { type: 'ping-req', seq: 77, target: c, gossip: [] }, 10)
+    expect(forwarded.messages.map((m) => [m.to.hex, m.message.type])).toEqual([[c.hex, 'ping']])
+    // A second request while one relay is pending exceeds relayedPingsMax and is dropped.
+    expect(relay.step(a, { type: 'ping-req', seq: 78, target: c, gossip: [] }, 11).messages).toEqual([])
+    expect(relay.stats.indirectProbesDropped).toBe(1)
+    const answer = relay.step(c, { type: 'ack', seq: forwarded.messages[0]!.message.seq, gossip: [] }, 12)
+    expect(answer.messages.map((m) => [m.to.hex, m.message.type, m.message.seq])).toEqual([
+      [a.hex, 'indirect-ack', 77],
+    ])
+  })
+
   it('refuses messages from members that left, and stops pinging them', () => {
     const node = core(a)
     node.tick(0)
@@ -155,6 +169,8 @@ describe('Membership', () => {
     expect(make({ monitoredPeersMax: 0 })).toThrow(/monitoredPeersMax/)
     expect(make({ piggybackUpdatesMax: 10_000 })).toThrow(/piggybackUpdatesMax/)
     expect(make({ gossipRetransmitMultiplier: 0 })).toThrow(/gossipRetransmitMultiplier/)
+    expect(make({ indirectProbes: -1 })).toThrow(/indirectProbes/)
+    expect(make({ relayedPingsMax: 0 })).toThrow(/relayedPingsMax/)
     expect(make({ detector: { threshold: -1 } })).toThrow(/threshold/)
     expect(make({ splitBrain: { strategy: { kind: 'static-quorum', quorumSize: 1 } } })).toThrow(/quorumSize/)
     expect(() => new Membership({ localId: a, random: new SeededRandom(1), members: [a, a] })).toThrow(

@@ -30,6 +30,16 @@ export interface MembershipInit {
   readonly piggybackUpdatesMax?: number
   /** Members a view may hold; updates about more are refused and counted. @default 10000 */
   readonly membersMax?: number
+  /**
+   * Members asked to ping a peer on our behalf (SWIM's ping-req) while its phi is at `suspect` or
+   * above. A fresh indirect answer keeps a peer we cannot reach directly from being suspected, so a
+   * single broken link does not flap a live member. 0 turns indirect probes off. @default 3
+   */
+  readonly indirectProbes?: number
+  /** Our indirect probes awaiting an answer; beyond it no new ones are sent until some expire. @default 64 */
+  readonly indirectProbesPendingMax?: number
+  /** Pings made on others' behalf awaiting the target's ack; ping-reqs beyond it are ignored. @default 256 */
+  readonly relayedPingsMax?: number
   /** Split-brain resolution; without it the decision is always `up`. */
   readonly splitBrain?: SplitBrainResolverOptions
 }
@@ -50,6 +60,9 @@ export const MEMBERSHIP_DEFAULTS = Object.freeze({
   gossipRetransmitMultiplier: 4,
   piggybackUpdatesMax: 16,
   membersMax: 10_000,
+  indirectProbes: 3,
+  indirectProbesPendingMax: 64,
+  relayedPingsMax: 256,
 })
 
 export interface MembershipComponents {
@@ -119,6 +132,20 @@ interface MonitoredPeer {
   readonly monitoredSinceMs: number
   level: HealthLevel
   lastAckedSeq: number
+  /** When someone else last reached this peer for us (indirect ack). */
+  indirectAckAtMs: number | undefined
+}
+
+interface PendingIndirectProbe {
+  readonly targetHex: string
+  readonly expiresAtMs: number
+}
+
+interface RelayedPing {
+  readonly requester: NodeId
+  readonly requesterSeq: number
+  readonly target: NodeId
+  readonly expiresAtMs: number
 }
 
 export interface MembershipStats {
@@ -126,6 +153,10 @@ export interface MembershipStats {
   pingsSent: number
   acksReceived: number
   refutations: number
+  indirectProbesSent: number
+  indirectAcksReceived: number
+  /** Indirect probes or relays skipped because their pending limit was reached. */
+  indirectProbesDropped: number
 }
 
 /**
@@ -148,12 +179,18 @@ export class Membership {
   readonly suspicionTimeoutMs: number
   readonly piggybackUpdatesMax: number
   readonly membersMax: number
+  readonly indirectProbes: number
+  readonly indirectProbesPendingMax: number
+  readonly relayedPingsMax: number
   readonly detectorOptions: ResolvedPhiAccrualOptions
   readonly stats: MembershipStats = {
     refused: { UNKNOWN_SENDER: 0, MEMBER_LEFT: 0, MEMBERS_FULL: 0 },
     pingsSent: 0,
     acksReceived: 0,
     refutations: 0,
+    indirectProbesSent: 0,
+    indirectAcksReceived: 0,
+    indirectProbesDropped: 0,
   }
 
   private readonly random: Random
@@ -166,6 +203,8 @@ export class Membership {
   /** Members that have not left, cached: piggybacking needs it for every message. */
   private activeCountCache: number | undefined
   private readonly suspects = new Set<MemberRecord>()
+  private readonly indirectPending = new Map<number, PendingIndirectProbe>()
+  private readonly relayed = new Map<number, RelayedPing>()
   private probeOrder: string[] = []
   private nextRoundAtMs: number | undefined
   private seq = 0
@@ -199,6 +238,20 @@ export class Membership {
       GOSSIP_UPDATES_DECODE_MAX,
     )
     this.membersMax = checkLimit('membersMax', init.membersMax ?? MEMBERSHIP_DEFAULTS.membersMax, 1)
+    this.indirectProbes = checkLimit(
+      'indirectProbes',
+      init.indirectProbes ?? MEMBERSHIP_DEFAULTS.indirectProbes,
+      0,
+      64,
+    )
+    this.indirectProbesPendingMax = checkLimit(
+      'indirectProbesPendingMax',
+      init.indirectProbesPendingMax ?? MEMBERSHIP_DEFAULTS.indirectProbesPendingMax,
+    )
+    this.relayedPingsMax = checkLimit(
+      'relayedPingsMax',
+      init.relayedPingsMax ?? MEMBERSHIP_DEFAULTS.relayedPingsMax,
+    )
     this.detectorOptions = resolvePhiAccrualOptions({
       ...MEMBERSHIP_DETECTOR_DEFAULTS,
       firstHeartbeatEstimateMs: this.heartbeatIntervalMs,
@@ -288,8 +341,9 @@ export class Membership {
   tick(nowMs: number): MembershipOutput {
     assert(Number.isFinite(nowMs), 'time must be finite')
     this.refreshRing(nowMs)
+    this.expireIndirectProbes(nowMs)
     if (this.nextRoundAtMs === undefined || nowMs >= this.nextRoundAtMs) {
-      this.runRound()
+      this.runRound(nowMs)
       // Rounds keep their cadence even when ticks are late; a very late tick skips missed rounds.
       const next = (this.nextRoundAtMs ?? nowMs) + this.heartbeatIntervalMs
       this.nextRoundAtMs = next > nowMs ? next : nowMs + this.heartbeatIntervalMs
@@ -312,16 +366,19 @@ export class Membership {
       return this.flush()
     }
     for (const update of message.gossip) this.apply(update, nowMs)
-    if (message.type === 'ping') {
-      this.send(from, { type: 'ack', seq: message.seq, gossip: this.piggyback(sender) })
-    } else {
-      this.stats.acksReceived += 1
-      const peer = this.monitored.get(from.hex)
-      // Only the first ack of each ping counts: a duplicated or late ack is not a fresh heartbeat.
-      if (peer && message.seq > peer.lastAckedSeq) {
-        peer.lastAckedSeq = message.seq
-        peer.detector.heartbeat(nowMs)
-      }
+    switch (message.type) {
+      case 'ping':
+        this.send(from, { type: 'ack', seq: message.seq, gossip: this.piggyback(sender) })
+        break
+      case 'ack':
+        this.receiveAck(sender, message.seq, nowMs)
+        break
+      case 'ping-req':
+        this.relayPing(sender, message.seq, message.target, nowMs)
+        break
+      case 'indirect-ack':
+        this.receiveIndirectAck(message.seq, message.target, nowMs)
+        break
     }
     this.refreshRing(nowMs)
     this.evaluateDetectors(nowMs)
@@ -350,11 +407,103 @@ export class Membership {
     return this.flush()
   }
 
-  private runRound(): void {
+  private runRound(nowMs: number): void {
     if (this.self.status === 'left') return
     const probe = this.nextProbeTarget()
     if (probe) this.ping(probe)
-    for (const hex of this.monitored.keys()) this.ping(this.records.get(hex)!)
+    for (const [hex, peer] of this.monitored) {
+      const record = this.records.get(hex)!
+      this.ping(record)
+      if (peer.level !== 'healthy' && record.status === 'alive') this.probeIndirectly(record, nowMs)
+    }
+  }
+
+  private receiveAck(sender: MemberRecord, seq: number, nowMs: number): void {
+    this.stats.acksReceived += 1
+    const peer = this.monitored.get(sender.id.hex)
+    // Only the first ack of each ping counts: a duplicated or late ack is not a fresh heartbeat.
+    if (peer && seq > peer.lastAckedSeq) {
+      peer.lastAckedSeq = seq
+      peer.detector.heartbeat(nowMs)
+    }
+    const relayed = this.relayed.get(seq)
+    if (relayed && relayed.target.equals(sender.id)) {
+      this.relayed.delete(seq)
+      const requester = this.records.get(relayed.requester.hex)
+      if (requester && requester.status !== 'left') {
+        this.send(requester.id, {
+          type: 'indirect-ack',
+          seq: relayed.requesterSeq,
+          target: relayed.target,
+          gossip: this.piggyback(requester),
+        })
+      }
+    }
+  }
+
+  /** Asks up to `indirectProbes` random alive members to ping `target` for us. */
+  private probeIndirectly(target: MemberRecord, nowMs: number): void {
+    if (this.indirectProbes === 0) return
+    const relays = this.activeRecords().filter(
+      (record) => record !== this.self && record !== target && record.status === 'alive',
+    )
+    for (let chosen = 0; chosen < this.indirectProbes && relays.length > 0; chosen++) {
+      if (this.indirectPending.size >= this.indirectProbesPendingMax) {
+        this.stats.indirectProbesDropped += 1
+        return
+      }
+      const index = this.random.nextInt(relays.length)
+      const relay = relays[index]!
+      relays[index] = relays[relays.length - 1]!
+      relays.pop()
+      const seq = ++this.seq
+      this.indirectPending.set(seq, {
+        targetHex: target.id.hex,
+        expiresAtMs: nowMs + 2 * this.heartbeatIntervalMs,
+      })
+      this.stats.indirectProbesSent += 1
+      this.send(relay.id, { type: 'ping-req', seq, target: target.id, gossip: this.piggyback(relay) })
+    }
+  }
+
+  private relayPing(requester: MemberRecord, requesterSeq: number, targetId: NodeId, nowMs: number): void {
+    const target = this.records.get(targetId.hex)
+    if (!target || target === this.self || target.status === 'left' || target === requester) return
+    if (this.relayed.size >= this.relayedPingsMax) {
+      this.stats.indirectProbesDropped += 1
+      return
+    }
+    const seq = ++this.seq
+    this.relayed.set(seq, {
+      requester: requester.id,
+      requesterSeq,
+      target: target.id,
+      expiresAtMs: nowMs + 2 * this.heartbeatIntervalMs,
+    })
+    this.send(target.id, { type: 'ping', seq, gossip: this.piggyback(target) })
+  }
+
+  private receiveIndirectAck(seq: number, target: NodeId, nowMs: number): void {
+    const pending = this.indirectPending.get(seq)
+    if (!pending || pending.targetHex !== target.hex) return
+    this.indirectPending.delete(seq)
+    this.stats.indirectAcksReceived += 1
+    const peer = this.monitored.get(target.hex)
+    if (peer) peer.indirectAckAtMs = nowMs
+  }
+
+  private expireIndirectProbes(nowMs: number): void {
+    for (const [seq, pending] of this.indirectPending) {
+      if (pending.expiresAtMs <= nowMs) this.indirectPending.delete(seq)
+    }
+    for (const [seq, relayed] of this.relayed) {
+      if (relayed.expiresAtMs <= nowMs) this.relayed.delete(seq)
+    }
+  }
+
+  /** Whether someone else reached `peer` for us recently enough to hold off suspecting it. */
+  private reachedIndirectly(peer: MonitoredPeer, nowMs: number): boolean {
+    return peer.indirectAckAtMs !== undefined && nowMs - peer.indirectAckAtMs <= 3 * this.heartbeatIntervalMs
   }
 
   private ping(target: MemberRecord): void {
@@ -502,7 +651,9 @@ export class Membership {
           silentForMs: nowMs - (peer.detector.lastHeartbeatAt ?? peer.monitoredSinceMs),
         })
         peer.level = level
-        if (level === 'failed') this.suspect(record, nowMs)
+      }
+      if (level === 'failed' && !this.reachedIndirectly(peer, nowMs)) {
+        this.suspect(this.records.get(hex)!, nowMs)
       }
     }
   }
@@ -555,6 +706,7 @@ export class Membership {
           monitoredSinceMs: nowMs ?? this.nextRoundAtMs ?? 0,
           level: 'healthy',
           lastAckedSeq: this.seq,
+          indirectAckAtMs: undefined,
         })
       }
     }

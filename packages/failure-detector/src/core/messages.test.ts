@@ -26,11 +26,19 @@ const updateArbitrary = fc.record({
   incarnation: fc.nat(),
   upNumber: fc.nat(),
 })
-const messageArbitrary: fc.Arbitrary<MembershipMessage> = fc.record({
-  type: fc.constantFrom('ping' as const, 'ack' as const),
-  seq: fc.nat(),
-  gossip: fc.array(updateArbitrary, { maxLength: 20 }),
-})
+const messageArbitrary: fc.Arbitrary<MembershipMessage> = fc.oneof(
+  fc.record({
+    type: fc.constantFrom('ping' as const, 'ack' as const),
+    seq: fc.nat(),
+    gossip: fc.array(updateArbitrary, { maxLength: 20 }),
+  }),
+  fc.record({
+    type: fc.constantFrom('ping-req' as const, 'indirect-ack' as const),
+    seq: fc.nat(),
+    target: nodeIdArbitrary,
+    gossip: fc.array(updateArbitrary, { maxLength: 20 }),
+  }),
+)
 
 function payloadBytes(type: string, payload: unknown): Uint8Array {
   return codec.encode({ type, sender, payload })
@@ -44,6 +52,9 @@ describe('membership message codec', () => {
         expect(decoded.sender.equals(sender)).toBe(true)
         expect(decoded.message.type).toBe(message.type)
         expect(decoded.message.seq).toBe(message.seq)
+        if ('target' in message) {
+          expect('target' in decoded.message && decoded.message.target.equals(message.target)).toBe(true)
+        }
         expect(
           decoded.message.gossip.map((u) => [u.member.hex, u.status, u.incarnation, u.upNumber]),
         ).toEqual(message.gossip.map((u) => [u.member.hex, u.status, u.incarnation, u.upNumber]))
@@ -84,6 +95,12 @@ describe('membership message codec', () => {
       },
     ],
     ['a foreign message type', 'raft.append', { seq: 1, gossip: [] }],
+    ['a ping-req without a target', 'fd.ping-req', { seq: 1, gossip: [] }],
+    [
+      'an indirect-ack with a short target',
+      'fd.indirect-ack',
+      { seq: 1, target: new Uint8Array(8), gossip: [] },
+    ],
   ])('refuses %s', (_name, type, payload) => {
     expect(() => decodeMembershipMessage(codec, payloadBytes(type, payload))).toThrow(DecodeError)
   })

@@ -38,10 +38,35 @@ export interface AckMessage {
   readonly seq: number
   readonly gossip: readonly MemberUpdate[]
 }
-export type MembershipMessage = PingMessage | AckMessage
+/**
+ * SWIM's indirect probe: "ping `target` for me". The receiver pings the target itself and, when the
+ * target answers, sends the requester an `indirect-ack` with the requester's `seq`.
+ */
+export interface PingRequestMessage {
+  readonly type: 'ping-req'
+  readonly seq: number
+  readonly target: NodeId
+  readonly gossip: readonly MemberUpdate[]
+}
+/** `target` answered a ping made on the requester's behalf; `seq` is the requester's. */
+export interface IndirectAckMessage {
+  readonly type: 'indirect-ack'
+  readonly seq: number
+  readonly target: NodeId
+  readonly gossip: readonly MemberUpdate[]
+}
+export type MembershipMessage = PingMessage | AckMessage | PingRequestMessage | IndirectAckMessage
 
 /** Envelope message types (`<protocol>.<kind>`). */
-export const MESSAGE_TYPES = Object.freeze({ ping: 'fd.ping', ack: 'fd.ack' } as const)
+export const MESSAGE_TYPES = Object.freeze({
+  ping: 'fd.ping',
+  ack: 'fd.ack',
+  'ping-req': 'fd.ping-req',
+  'indirect-ack': 'fd.indirect-ack',
+} as const)
+const TYPE_BY_ENVELOPE_TYPE = new Map<string, MembershipMessage['type']>(
+  Object.entries(MESSAGE_TYPES).map(([kind, type]) => [type, kind as MembershipMessage['type']]),
+)
 
 /** Upper bound on gossip entries accepted in one message, whatever the sender's configuration. */
 export const GOSSIP_UPDATES_DECODE_MAX = 256
@@ -58,6 +83,7 @@ export function encodeMembershipMessage(
     sender,
     payload: {
       seq: message.seq,
+      ...('target' in message ? { target: message.target.bytes } : {}),
       gossip: message.gossip.map((update) => [
         update.member.bytes,
         update.status,
@@ -83,8 +109,7 @@ export function decodeMembershipMessage(
   gossipUpdatesMax = GOSSIP_UPDATES_DECODE_MAX,
 ): DecodedMembershipMessage {
   const envelope = codec.decode(bytes)
-  const type =
-    envelope.type === MESSAGE_TYPES.ping ? 'ping' : envelope.type === MESSAGE_TYPES.ack ? 'ack' : undefined
+  const type = TYPE_BY_ENVELOPE_TYPE.get(envelope.type)
   if (type === undefined) {
     throw new DecodeError('UNKNOWN_TYPE', `not a membership message: ${envelope.type}`, {
       type: envelope.type,
@@ -94,7 +119,9 @@ export function decodeMembershipMessage(
   const seq = expectUint(body['seq'], `${type}.seq`)
   const entries = expectArray(body['gossip'], `${type}.gossip`, gossipUpdatesMax)
   const gossip = entries.map((entry, index) => decodeUpdate(entry, `${type}.gossip[${index}]`))
-  return { sender: envelope.sender, message: { type, seq, gossip } }
+  if (type === 'ping' || type === 'ack') return { sender: envelope.sender, message: { type, seq, gossip } }
+  const target = NodeId.fromBytes(expectBytes(body['target'], `${type}.target`, NODE_ID_BYTES, NODE_ID_BYTES))
+  return { sender: envelope.sender, message: { type, seq, target, gossip } }
 }
 
 function decodeUpdate(value: unknown, path: string): MemberUpdate {
