@@ -5,7 +5,7 @@ import { SecurityError } from '../../errors'
 import type { CipherState } from './cipher-state'
 import type { NoiseProtocol } from './protocol-name'
 import { SymmetricState } from './symmetric-state'
-import type { Token } from './patterns'
+import type { HandshakePattern, Token } from './patterns'
 
 /** Noise's hard ceiling on any message, handshake or transport (section 3). */
 export const NOISE_MESSAGE_BYTES_MAX = 65_535
@@ -67,7 +67,7 @@ export class HandshakeState {
   private ephemeralKeyPair: KeyPair | undefined
   private remoteStatic: Uint8Array | undefined
   private remoteEphemeral: Uint8Array | undefined
-  private messageIndex = 0
+  private currentIndex = 0
   private failed = false
   private result: HandshakeResult | undefined
   private readonly transportNonceMax: number | undefined
@@ -106,13 +106,22 @@ export class HandshakeState {
     return this.protocol.name
   }
 
+  get pattern(): HandshakePattern {
+    return this.protocol.pattern
+  }
+
+  /** Index of the next handshake message to write or read. */
+  get messageIndex(): number {
+    return this.currentIndex
+  }
+
   get isInitiator(): boolean {
     return this.initiator
   }
 
   /** True when the next step is ours to write (and the handshake is not finished). */
   get isOurTurn(): boolean {
-    return !this.isComplete && (this.messageIndex % 2 === 0) === this.initiator
+    return !this.isComplete && (this.currentIndex % 2 === 0) === this.initiator
   }
 
   get isComplete(): boolean {
@@ -233,14 +242,14 @@ export class HandshakeState {
   }
 
   private currentTokens(): readonly Token[] {
-    const tokens = this.protocol.pattern.messages[this.messageIndex]
+    const tokens = this.protocol.pattern.messages[this.currentIndex]
     assert(tokens, 'message index within pattern')
     return tokens
   }
 
   private advance(): void {
-    this.messageIndex++
-    if (this.messageIndex === this.protocol.pattern.messages.length) {
+    this.currentIndex++
+    if (this.currentIndex === this.protocol.pattern.messages.length) {
       const [initiatorToResponder, responderToInitiator] = this.symmetric.split(this.transportNonceMax)
       this.result = {
         send: this.initiator ? initiatorToResponder : responderToInitiator,
@@ -256,7 +265,7 @@ export class HandshakeState {
     if (this.isComplete) throw new SecurityError('INVALID_STATE', 'handshake already complete')
     if (this.isOurTurn !== writing) {
       throw new SecurityError('INVALID_STATE', writing ? 'not our turn to write' : 'not our turn to read', {
-        messageIndex: this.messageIndex,
+        messageIndex: this.currentIndex,
       })
     }
   }
@@ -265,7 +274,7 @@ export class HandshakeState {
     return new SecurityError(
       'HANDSHAKE_FAILED',
       `${this.protocol.name}: ${why}`,
-      { protocol: this.protocol.name, messageIndex: this.messageIndex, ...context },
+      { protocol: this.protocol.name, messageIndex: this.currentIndex, ...context },
       cause === undefined ? undefined : { cause },
     )
   }

@@ -1,0 +1,3 @@
+export * from './identity-payload'
+export * from './noise-session'
+export * from './secure-handshake'

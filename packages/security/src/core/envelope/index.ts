@@ -1,0 +1,2 @@
+export * from './signed-envelope'
+export * from './replay-guard'
