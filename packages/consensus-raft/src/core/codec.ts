@@ -162,7 +162,7 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
       const index = expectUint(tuple[0], `${path}.index`)
       const entryTerm = expectUint(tuple[1], `${path}.term`)
       const kind = kindsByCode[expectUint(tuple[2], `${path}.kind`, kindsByCode.length - 1)]!
-      const data = expectBytes(tuple[3], `${path}.data`, this.options.entryBytesMax)
+      const data = plainBytes(expectBytes(tuple[3], `${path}.data`, this.options.entryBytesMax))
       if (index !== prevIndex + position + 1) throw invalid(`${path}.index`, 'entries must be contiguous')
       if (entryTerm < previousTerm || entryTerm > term || entryTerm === 0) {
         throw invalid(`${path}.term`, 'terms must not decrease nor exceed the message term')
@@ -184,11 +184,8 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
     const meta: SnapshotMeta = {
       index: expectUint(rawMeta.index, 'snapshot.meta.index'),
       term: expectUint(rawMeta.term, 'snapshot.meta.term'),
-      membership: expectBytes(
-        rawMeta.membership,
-        'snapshot.meta.membership',
-        this.options.membershipBytesMax,
-        1,
+      membership: plainBytes(
+        expectBytes(rawMeta.membership, 'snapshot.meta.membership', this.options.membershipBytesMax, 1),
       ),
     }
     if (meta.term > term) throw invalid('snapshot.meta.term', 'exceeds the term')
@@ -196,10 +193,17 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
     decodeMembership(meta.membership, 'snapshot.meta.membership')
     const totalBytes = expectUint(body.totalBytes, 'snapshot.totalBytes')
     const offset = expectUint(body.offset, 'snapshot.offset')
-    const data = expectBytes(body.data, 'snapshot.data', this.options.snapshotChunkBytesMax)
+    const data = plainBytes(expectBytes(body.data, 'snapshot.data', this.options.snapshotChunkBytesMax))
     if (offset + data.length > totalBytes) throw invalid('snapshot.data', 'chunk extends past totalBytes')
     return { type: 'snapshot', term, meta, totalBytes, offset, data }
   }
+}
+
+/** A plain Uint8Array view (msgpackr hands out Node Buffers; the engine's contract is Uint8Array). */
+function plainBytes(value: Uint8Array): Uint8Array {
+  return value.constructor === Uint8Array
+    ? value
+    : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
 }
 
 function invalid(field: string, why: string): DecodeError {

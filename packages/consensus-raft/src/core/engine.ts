@@ -877,7 +877,12 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     }
     if (this.appendPending) {
       this.appendPending = false
-      for (const member of this.progress.keys()) if (member !== this.id) this.sendAppend(member, false)
+      for (const member of this.progress.keys()) {
+        if (member === this.id) continue
+        while (this.sendAppend(member, false)) {
+          // Pipeline batches until the in-flight window is full or the log is exhausted.
+        }
+      }
     }
     if (this.readBroadcastPending) {
       this.readBroadcastPending = false
