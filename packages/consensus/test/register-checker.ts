@@ -25,7 +25,7 @@ export function checkRegisterHistory(
   const required = ops.filter((op) => op.completedMs !== Infinity).length
   const done = new Uint8Array(ops.length)
   const seen = new Set<string>()
-  let budget = 5_000_000
+  let budget = 200_000
 
   const search = (state: string | null, doneRequired: number): boolean => {
     if (doneRequired === required) return true

@@ -1,4 +1,4 @@
-import { ConsensusError, NodeId, type Logger } from '@socketcloud/core'
+import { ConsensusError, MemoryMetrics, NodeId, type Logger } from '@socketcloud/core'
 import type { RaftEngine, RaftMessage, RaftOptions } from '@socketcloud/consensus-raft'
 import {
   SimDisk,
@@ -26,6 +26,8 @@ export interface SimClusterOptions {
   readonly runtime?: ConsensusRuntimeInit
   readonly raft?: Partial<RaftOptions>
   readonly logger?: Logger
+  /** Simulation events allowed in the whole run, so a livelock fails fast with its seed. @default 400_000 */
+  readonly eventsMax?: number
 }
 
 export class SimNode {
@@ -33,7 +35,9 @@ export class SimNode {
   runtime: ConsensusRuntime<RaftMessage, RaftEngine> | null = null
   connector: PeerConnector | null = null
   machine: KvMachine | null = null
+  readonly metrics = new MemoryMetrics()
   alive = false
+  restarting = false
   restarts = 0
 
   constructor(
@@ -66,7 +70,7 @@ export class SimCluster {
   }
 
   constructor(private readonly options: SimClusterOptions) {
-    this.sim = new Simulation({ seed: options.seed })
+    this.sim = new Simulation({ seed: options.seed, eventsMax: options.eventsMax ?? 400_000 })
     this.network = new SimNetwork(this.sim, { latencyMs: 1, jitterMs: 2 })
     this.nodes = Array.from({ length: options.size }, (_, index) => {
       const name = `n${index}`
@@ -85,8 +89,9 @@ export class SimCluster {
     return this.nodes.map((node) => node.id.hex)
   }
 
+  /** Starts every node; call outside a simulation runner (it drives the simulation itself). */
   async startAll(): Promise<void> {
-    for (const node of this.nodes) await this.start(node)
+    await this.sim.await(Promise.all(this.nodes.map((node) => this.start(node))))
   }
 
   async start(node: SimNode): Promise<void> {
@@ -106,6 +111,7 @@ export class SimCluster {
           options: { electionTimeoutTicks: 10, heartbeatTicks: 1, ...this.options.raft },
         }),
         random: this.sim.random.fork(),
+        metrics: node.metrics,
         ...(this.options.logger ? { logger: this.options.logger } : {}),
       },
       {
@@ -128,7 +134,7 @@ export class SimCluster {
     node.runtime = runtime
     node.connector = connector
     connector.start()
-    await this.sim.await(runtime.start())
+    await runtime.start()
     node.alive = true
   }
 
@@ -144,11 +150,17 @@ export class SimCluster {
     node.runtime?.stop().catch(() => undefined)
   }
 
+  /** Restarts a crashed node from what its disk kept; runs inside a simulation runner. */
   async restart(node: SimNode): Promise<void> {
-    if (node.alive) return
+    if (node.alive || node.restarting) return
+    node.restarting = true
     this.stats.restarts++
     node.restarts++
-    await this.start(node)
+    try {
+      await this.start(node)
+    } finally {
+      node.restarting = false
+    }
   }
 
   aliveNodes(): SimNode[] {
