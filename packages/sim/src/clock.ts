@@ -1,12 +1,13 @@
 import { assert } from '@socketcloud/core'
 import type { Clock, TimerHandle } from '@socketcloud/core'
-import type { ScheduledEvent } from './event-queue'
+import type { ScheduledEvent, TimerOwner } from './event-queue'
 
 /** What a VirtualClock needs from its simulation (kept narrow so the two files do not knot). */
 export interface VirtualTimeSource {
   readonly now: number
   readonly startWallMs: number
-  schedule(delayMs: number, label: string, run: () => void): ScheduledEvent
+  scheduleAt(timeMs: number, label: string, run: () => void, owner: TimerOwner | null): ScheduledEvent
+  cancelOwnedBy(owner: TimerOwner): void
 }
 
 export interface VirtualClockOptions {
@@ -26,13 +27,13 @@ const INERT_HANDLE: TimerHandle = Object.freeze({ cancel() {} })
  * part of the deterministic schedule. `stop()` models the death of the process that owned the clock:
  * pending timers are cancelled and later ones never fire.
  */
-export class VirtualClock implements Clock {
+export class VirtualClock implements Clock, TimerOwner {
   readonly name: string
   readonly skewMs: number
   readonly driftPpm: number
   private readonly rate: number
   private readonly timerLabel: string
-  private readonly pending = new Set<ScheduledEvent>()
+  private pending = 0
   private stopped = false
 
   constructor(
@@ -59,23 +60,19 @@ export class VirtualClock implements Clock {
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     assert(!Number.isNaN(delayMs), 'timer delay must not be NaN')
     if (this.stopped) return INERT_HANDLE
-    const localDelayMs = Math.max(0, delayMs)
-    const event = this.source.schedule(localDelayMs / this.rate, this.timerLabel, () => {
-      this.pending.delete(event)
-      callback()
-    })
-    this.pending.add(event)
-    return {
-      cancel: () => {
-        this.pending.delete(event)
-        event.cancel()
-      },
-    }
+    const localDelayMs = delayMs > 0 ? delayMs : 0
+    this.pending++
+    return this.source.scheduleAt(this.source.now + localDelayMs / this.rate, this.timerLabel, callback, this)
+  }
+
+  /** @internal The simulation ran or cancelled one of this clock's timers. */
+  timerSettled(): void {
+    this.pending--
   }
 
   /** Timers scheduled and not yet fired or cancelled. */
   get pendingTimers(): number {
-    return this.pending.size
+    return this.pending
   }
 
   get isStopped(): boolean {
@@ -85,7 +82,6 @@ export class VirtualClock implements Clock {
   /** Cancels every pending timer and ignores later ones (the owning process crashed). */
   stop(): void {
     this.stopped = true
-    for (const event of this.pending) event.cancel()
-    this.pending.clear()
+    this.source.cancelOwnedBy(this)
   }
 }

@@ -1,20 +1,33 @@
 import type { TimerHandle } from '@socketcloud/core'
 
+/** Whoever scheduled an event on behalf of a clock, told when the event ran or was cancelled. */
+export interface TimerOwner {
+  timerSettled(): void
+}
+
+/** Told when an event it scheduled is cancelled (the simulation keeps its live-event count with it). */
+export interface CancelListener {
+  eventCancelled(event: ScheduledEvent): void
+}
+
 /** One scheduled callback. Cancelled events stay in the heap and are skipped when they surface. */
 export class ScheduledEvent implements TimerHandle {
+  /** True once the event ran or was cancelled. */
   cancelled = false
   constructor(
     readonly timeMs: number,
     readonly sequence: number,
     readonly label: string,
     readonly run: () => void,
-    private readonly onCancel: () => void,
+    private readonly listener: CancelListener,
+    /** The clock that scheduled it, if any, so a stopped clock can find its timers. */
+    readonly owner: TimerOwner | null = null,
   ) {}
 
   cancel(): void {
     if (this.cancelled) return
     this.cancelled = true
-    this.onCancel()
+    this.listener.eventCancelled(this)
   }
 }
 
@@ -72,6 +85,11 @@ export class EventQueue {
     }
     heap[index] = last
     return top
+  }
+
+  /** Cancels every pending event scheduled by `owner`. */
+  cancelOwnedBy(owner: TimerOwner): void {
+    for (const event of this.heap) if (event.owner === owner) event.cancel()
   }
 
   /** The earliest event that is not cancelled (cancelled ones on top are discarded). */

@@ -3,6 +3,7 @@ import { VirtualClock } from './clock'
 import type { VirtualClockOptions, VirtualTimeSource } from './clock'
 import { SimulationError } from './errors'
 import { EventQueue, ScheduledEvent } from './event-queue'
+import type { CancelListener, TimerOwner } from './event-queue'
 import { TraceHasher } from './hash'
 import { SimRandom } from './random'
 
@@ -53,7 +54,7 @@ const DEFAULT_RUN_UNTIL_TIME_MS_MAX = 60_000
  * that awaits promises (drivers awaiting `LogStore.write`) must be driven with the async runners
  * (`stepAsync`, `runForAsync`, `runUntilAsync`), which let microtasks settle after every event.
  */
-export class Simulation implements VirtualTimeSource {
+export class Simulation implements VirtualTimeSource, CancelListener {
   readonly seed: number
   /** Root random stream. Give each consumer its own: `sim.random.fork()`. */
   readonly random: SimRandom
@@ -65,7 +66,11 @@ export class Simulation implements VirtualTimeSource {
   private readonly traceTailMax: number
   private readonly queue = new EventQueue()
   private readonly hasher = new TraceHasher()
-  private readonly tail: string[] = []
+  // The most recent labels, in a ring, formatted only when a failure asks for them.
+  private readonly tailTimes: Float64Array
+  private readonly tailLabels: string[]
+  private tailNext = 0
+  private tailCount = 0
   private readonly invariants: { name: string; check: Invariant }[] = []
   private timeMs = 0
   private sequence = 0
@@ -81,6 +86,8 @@ export class Simulation implements VirtualTimeSource {
     this.startWallMs = checkNumber('startWallMs', options.startWallMs ?? DEFAULT_START_WALL_MS)
     this.microtaskTurns = checkLimit('microtaskTurns', options.microtaskTurns ?? DEFAULT_MICROTASK_TURNS)
     this.traceTailMax = checkLimit('traceTailMax', options.traceTailMax ?? DEFAULT_TRACE_TAIL_MAX, 0)
+    this.tailTimes = new Float64Array(this.traceTailMax)
+    this.tailLabels = new Array<string>(this.traceTailMax).fill('')
     this.random = new SimRandom(this.seed)
     this.clock = new VirtualClock(this, { name: 'sim' })
   }
@@ -107,15 +114,29 @@ export class Simulation implements VirtualTimeSource {
   }
 
   /** Schedules `run` at absolute virtual time `timeMs` (not earlier than now). */
-  scheduleAt(timeMs: number, label: string, run: () => void): ScheduledEvent {
+  scheduleAt(
+    timeMs: number,
+    label: string,
+    run: () => void,
+    owner: TimerOwner | null = null,
+  ): ScheduledEvent {
     assert(timeMs >= this.timeMs, `cannot schedule '${label}' in the past (${timeMs} < ${this.timeMs})`)
     assert(Number.isFinite(timeMs), `time of '${label}' must be finite`)
-    const event = new ScheduledEvent(timeMs, this.sequence++, label, run, () => {
-      this.liveEvents--
-    })
+    const event = new ScheduledEvent(timeMs, this.sequence++, label, run, this, owner)
     this.liveEvents++
     this.queue.push(event)
     return event
+  }
+
+  /** @internal Counts a cancellation (called by ScheduledEvent.cancel). */
+  eventCancelled(event: ScheduledEvent): void {
+    this.liveEvents--
+    event.owner?.timerSettled()
+  }
+
+  /** @internal Cancels every pending event scheduled by `owner` (a stopped clock's timers). */
+  cancelOwnedBy(owner: TimerOwner): void {
+    this.queue.cancelOwnedBy(owner)
   }
 
   /** A clock for one node, optionally skewed or drifting against virtual time. */
@@ -164,7 +185,13 @@ export class Simulation implements VirtualTimeSource {
 
   /** The most recent trace labels, oldest first, each prefixed with its virtual time. */
   traceTail(): readonly string[] {
-    return [...this.tail]
+    const out: string[] = []
+    const start = (this.tailNext - this.tailCount + this.traceTailMax) % Math.max(1, this.traceTailMax)
+    for (let i = 0; i < this.tailCount; i++) {
+      const slot = (start + i) % this.traceTailMax
+      out.push(`${this.tailTimes[slot]}ms ${this.tailLabels[slot]}`)
+    }
+    return out
   }
 
   /** Fails the run with a message carrying the seed. */
@@ -309,6 +336,7 @@ export class Simulation implements VirtualTimeSource {
     this.queue.pop()
     this.liveEvents--
     event.cancelled = true
+    event.owner?.timerSettled()
     this.executed++
     if (this.executed > this.eventsMax) {
       throw this.failure('EVENTS_EXHAUSTED', `event budget of ${this.eventsMax} exhausted`)
@@ -316,7 +344,7 @@ export class Simulation implements VirtualTimeSource {
     this.timeMs = event.timeMs
     this.hasher.updateTime(event.timeMs)
     this.hasher.updateString(event.label)
-    if (this.traceTailMax > 0) this.remember(event.label)
+    this.remember(event.label)
     try {
       event.run()
     } catch (thrown) {
@@ -328,8 +356,10 @@ export class Simulation implements VirtualTimeSource {
 
   private remember(label: string): void {
     if (this.traceTailMax === 0) return
-    if (this.tail.length >= this.traceTailMax) this.tail.shift()
-    this.tail.push(`${this.timeMs}ms ${label}`)
+    this.tailTimes[this.tailNext] = this.timeMs
+    this.tailLabels[this.tailNext] = label
+    this.tailNext = (this.tailNext + 1) % this.traceTailMax
+    if (this.tailCount < this.traceTailMax) this.tailCount++
   }
 
   private callBudget(eventsMax: number | undefined): number {
