@@ -31,7 +31,6 @@ export interface QueryDefinition<State, Args, Result> {
 /* eslint-disable @typescript-eslint/no-explicit-any -- the maps are heterogeneous; each entry is typed at its definition */
 export type CommandMap<State> = Record<string, CommandDefinition<State, any, any>>
 export type QueryMap<State> = Record<string, QueryDefinition<State, any, any>>
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 export type ArgsOf<Definition> =
   Definition extends CommandDefinition<never, infer Args, unknown>
@@ -40,11 +39,12 @@ export type ArgsOf<Definition> =
       ? Args
       : never
 export type ResultOf<Definition> =
-  Definition extends CommandDefinition<never, unknown, infer Result>
+  Definition extends CommandDefinition<never, any, infer Result>
     ? Result
-    : Definition extends QueryDefinition<never, unknown, infer Result>
+    : Definition extends QueryDefinition<never, any, infer Result>
       ? Result
       : never
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Identity helpers that let TypeScript infer a command's or query's argument and result types. */
 export function command<State, Args, Result>(
@@ -270,8 +270,18 @@ export class DefinedStateMachine<
     const invalid = kind === 'command' ? FrameworkErrorCode.invalidCommand : FrameworkErrorCode.invalidQuery
     let name: string
     let rawArgs: unknown
+    let decoded: unknown
     try {
-      const value = expectArray(this.commandCodec.decodeValue(bytes), kind, 2)
+      decoded = this.commandCodec.decodeValue(bytes)
+    } catch (thrown) {
+      // The decoder's own message depends on its internal state from earlier calls, so it would make
+      // replicas' results differ; the result names the failure without it.
+      if (thrown instanceof DecodeError)
+        return { ok: false, code: invalid, message: `${kind} is not valid MessagePack` }
+      throw thrown
+    }
+    try {
+      const value = expectArray(decoded, kind, 2)
       if (value.length !== 2) throw new DecodeError('MALFORMED', `${kind} must be [name, args]`)
       name = expectString(value[0], `${kind}.name`, OPERATION_NAME_LENGTH_MAX)
       rawArgs = value[1]

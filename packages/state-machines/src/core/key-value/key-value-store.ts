@@ -116,7 +116,8 @@ export function keyValueStore(options: KeyValueOptions = {}) {
   const rangeLimitMax = checkLimit('rangeLimitMax', options.rangeLimitMax ?? KEY_VALUE_DEFAULTS.rangeLimitMax)
 
   const key = (value: unknown, path: string) => expectBoundedString(value, path, keyBytesMax)
-  const bytes = (value: unknown, path: string) => Uint8Array.from(expectBytes(value, path, valueBytesMax))
+  const bytes = (value: unknown, path: string): Uint8Array =>
+    Uint8Array.from(expectBytes(value, path, valueBytesMax))
   const checkRoom = (state: KeyValueState, name: string) => {
     if (!state.keys.has(name) && state.keys.size >= keysMax) {
       throw new CommandError('LIMIT_EXCEEDED', `the store holds keysMax (${keysMax}) keys`, { keysMax })
