@@ -26,6 +26,7 @@ export interface ConnectionOwner {
   onClosed(connection: Connection, error: TransportError | undefined): void
   onBackpressure(connection: Connection): void
   onWritten(connection: Connection, messages: number, bytes: number): void
+  onKeepalive(connection: Connection): void
 }
 
 interface PendingReceive {
@@ -65,6 +66,9 @@ export class Connection implements LinkHandlers {
   sentSinceSweep = false
   lastReceivedMs = 0
   lastSentMs = 0
+  /** Inbound traffic not yet reported to metrics; the owner's sweep reports and resets it. */
+  unreportedBytesIn = 0
+  unreportedMessagesIn = 0
   /** Set when this side decided to close it (hang-up, duplicate, shutdown): no reconnect follows. */
   retired = false
 
@@ -132,19 +136,26 @@ export class Connection implements LinkHandlers {
     }
   }
 
-  /** Switches to the open state with `session` and delivers frames that arrived during the handshake. */
+  /**
+   * Switches to the open state with `session`. Frames that arrived during the handshake stay held
+   * until `releaseEarlyFrames`, so the owner can register the peer before its first message.
+   */
   activate(session: SecureSession): void {
     assert(this.stateValue === 'handshaking', 'only a handshaking connection can be activated')
     this.session = session
     this.stateValue = 'open'
+  }
+
+  /** Delivers frames that arrived during the handshake, then lets reading continue. */
+  releaseEarlyFrames(): void {
     const early = this.inbox
     this.inbox = []
     this.inboxBytes = 0
-    this.link?.resume()
     for (const frame of early) {
-      if (this.stateValue !== 'open') return
+      if (this.stateValue !== 'open' && this.stateValue !== 'closing') return
       this.deliver(frame)
     }
+    this.link?.resume()
   }
 
   send(bytes: Uint8Array): SendResult {
@@ -250,8 +261,15 @@ export class Connection implements LinkHandlers {
 
   frame(body: Uint8Array): void {
     this.receivedSinceSweep = true
-    if (this.stateValue === 'open' || this.stateValue === 'closing') {
+    this.unreportedBytesIn += body.length
+    this.unreportedMessagesIn++
+    if ((this.stateValue === 'open' || this.stateValue === 'closing') && this.inbox.length === 0) {
       if (this.session) this.deliver(body)
+      return
+    }
+    if (this.stateValue === 'open' || this.stateValue === 'closing') {
+      // Early frames are still held: keep order by queueing behind them.
+      this.inbox.push(body.slice())
       return
     }
     if (this.stateValue !== 'handshaking') return
@@ -284,6 +302,7 @@ export class Connection implements LinkHandlers {
 
   keepalive(): void {
     this.receivedSinceSweep = true
+    this.owner.onKeepalive(this)
   }
 
   ended(): void {

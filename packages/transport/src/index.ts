@@ -19,7 +19,7 @@
  * a.send(peer, new TextEncoder().encode('hello'))
  * ```
  */
-export { TransportManager, type TransportManagerInit } from './manager'
+export { TransportManager, type TransportManagerInit, type ConnectionInfo } from './manager'
 export {
   TcpTransport,
   WsTransport,

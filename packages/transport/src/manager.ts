@@ -41,6 +41,14 @@ export interface TransportManagerInit extends TransportInit {
   readonly protocols?: readonly AddressProtocol[]
 }
 
+/** What `peerConnections` reports about one connection. */
+export interface ConnectionInfo {
+  readonly protocol: AddressProtocol
+  readonly direction: 'inbound' | 'outbound'
+  readonly address: string
+  readonly state: 'handshaking' | 'open' | 'closing' | 'closed'
+}
+
 /** One peer's open connections; `preferred` carries sends. Usually exactly one connection. */
 interface PeerEntry {
   readonly id: NodeId
@@ -228,6 +236,22 @@ export class TransportManager implements Transport {
     return ids
   }
 
+  /** The open connections to `peer`, preferred first (diagnostics; normally exactly one). */
+  peerConnections(peer: NodeId): readonly ConnectionInfo[] {
+    const entry = this.peers.get(peer.hex)
+    if (!entry) return []
+    const ordered = [
+      entry.preferred,
+      ...entry.connections.filter((connection) => connection !== entry.preferred),
+    ]
+    return ordered.map((connection) => ({
+      protocol: connection.protocol,
+      direction: connection.direction,
+      address: connection.address,
+      state: connection.state,
+    }))
+  }
+
   /** Queued bytes and messages on the connection to `peer` (for diagnostics and tests). */
   queueDepth(peer: NodeId): { readonly bytes: number; readonly messages: number } {
     const connection = this.peers.get(peer.hex)?.preferred
@@ -392,10 +416,9 @@ export class TransportManager implements Transport {
     peer: NodeId,
     session: Parameters<Connection['activate']>[0],
   ): NodeId {
-    const entry = this.peers.get(peer.hex)
     connection.activate(session)
-    if (connection.state !== 'open') return peer
     this.metrics.connectionsOpen.inc({ protocol: connection.protocol })
+    const entry = this.peers.get(peer.hex)
     if (!entry) {
       this.peers.set(peer.hex, { id: peer, connections: [connection], preferred: connection })
       this.cancelReconnect(peer)
@@ -406,19 +429,21 @@ export class TransportManager implements Transport {
           direction: connection.direction,
         })
       }
-      return peer
+    } else {
+      entry.connections.push(connection)
+      const winner = this.preferredOf(peer, entry.preferred, connection)
+      const loser = winner === connection ? entry.preferred : connection
+      entry.preferred = winner
+      // Both ends compute the same winner when the initiators differ, so each closes its copy of the
+      // loser. With one initiator, only the initiator closes; the acceptor keeps both until then.
+      const initiatorsDiffer = loser.direction !== winner.direction
+      if (initiatorsDiffer || loser.direction === 'outbound') {
+        this.components.logger.debug({ peer: peer.toShortString() }, 'closing duplicate connection')
+        detach(this.closeGracefully(loser))
+      }
     }
-    entry.connections.push(connection)
-    const winner = this.preferredOf(peer, entry.preferred, connection)
-    const loser = winner === connection ? entry.preferred : connection
-    entry.preferred = winner
-    // Both ends compute the same winner when the initiators differ, so each closes its copy of the
-    // loser. With one initiator, only the initiator closes; the acceptor keeps both until then.
-    const initiatorsDiffer = loser.direction !== winner.direction
-    if (initiatorsDiffer || loser.direction === 'outbound') {
-      this.components.logger.debug({ peer: peer.toShortString() }, 'closing duplicate connection')
-      detach(this.closeGracefully(loser))
-    }
+    // Registered first, so a message that arrived with the handshake finds its peer known.
+    connection.releaseEarlyFrames()
     return peer
   }
 
@@ -433,6 +458,7 @@ export class TransportManager implements Transport {
 
   private onConnectionClosed(connection: Connection, error: TransportError | undefined): void {
     this.connections.delete(connection)
+    this.reportInbound(connection)
     if (error && isBoundaryError(error)) {
       if (error.code === 'BAD_FRAME') {
         this.metrics.badFrames.inc({
@@ -562,6 +588,7 @@ export class TransportManager implements Transport {
     const now = this.components.clock.now()
     const { idleTimeoutMs, keepaliveIntervalMs } = this.options
     for (const connection of this.connections) {
+      this.reportInbound(connection)
       if (connection.state !== 'open') continue
       if (connection.receivedSinceSweep) {
         connection.receivedSinceSweep = false
@@ -589,6 +616,15 @@ export class TransportManager implements Transport {
     }
   }
 
+  /** Inbound counters are batched per connection and reported here, off the per-message path. */
+  private reportInbound(connection: Connection): void {
+    if (connection.unreportedMessagesIn === 0) return
+    this.metrics.bytesIn.inc({ protocol: connection.protocol }, connection.unreportedBytesIn)
+    this.metrics.messagesIn.inc({ protocol: connection.protocol }, connection.unreportedMessagesIn)
+    connection.unreportedBytesIn = 0
+    connection.unreportedMessagesIn = 0
+  }
+
   // plumbing -----------------------------------------------------------------------------------
 
   private createOwner(): ConnectionOwner {
@@ -605,6 +641,7 @@ export class TransportManager implements Transport {
       },
       onClosed: (connection, error) => this.onConnectionClosed(connection, error),
       onBackpressure: () => this.metrics.backpressure.inc(),
+      onKeepalive: (connection) => this.metrics.keepalivesIn.inc({ protocol: connection.protocol }),
       onWritten: (connection, messages, bytes) => {
         this.metrics.messagesOut.inc({ protocol: connection.protocol }, messages)
         this.metrics.bytesOut.inc({ protocol: connection.protocol }, bytes)

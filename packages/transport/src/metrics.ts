@@ -5,7 +5,11 @@ import type { Counter, Gauge, Metrics } from '@socketcloud/core'
  * per batch (a read chunk, a flush), not per message, so metrics stay cheap at high message rates.
  */
 export class TransportMetrics {
-  /** Bytes read from / written to sockets, frame headers included. Labels: protocol. */
+  /**
+   * Frame bytes received / written (stream frames without their 4-byte header; whole datagrams for
+   * UDP). Inbound stream counts are reported on each liveness sweep and when a connection closes.
+   * Labels: protocol.
+   */
   readonly bytesIn: Counter
   readonly bytesOut: Counter
   readonly messagesIn: Counter
@@ -21,14 +25,16 @@ export class TransportMetrics {
   /** `send` calls answered with BACKPRESSURE. */
   readonly backpressure: Counter
   readonly reconnectAttempts: Counter
+  /** Keepalives received. Labels: protocol. */
+  readonly keepalivesIn: Counter
   /** Live, upgraded connections. Labels: protocol. */
   readonly connectionsOpen: Gauge
 
   constructor(metrics: Metrics) {
     const counter = (name: string, help: string, labelNames: readonly string[] = []): Counter =>
       metrics.counter({ name: `socketcloud_transport_${name}`, help, labelNames })
-    this.bytesIn = counter('bytes_in_total', 'Bytes received, framing included', ['protocol'])
-    this.bytesOut = counter('bytes_out_total', 'Bytes sent, framing included', ['protocol'])
+    this.bytesIn = counter('bytes_in_total', 'Frame bytes received', ['protocol'])
+    this.bytesOut = counter('bytes_out_total', 'Frame bytes sent', ['protocol'])
     this.messagesIn = counter('messages_in_total', 'Messages delivered to the application', ['protocol'])
     this.messagesOut = counter('messages_out_total', 'Messages written to sockets', ['protocol'])
     this.badFrames = counter('bad_frames_total', 'Frames refused at the boundary', ['protocol', 'reason'])
@@ -44,6 +50,7 @@ export class TransportMetrics {
     ])
     this.backpressure = counter('backpressure_total', 'send() calls refused because a queue was full')
     this.reconnectAttempts = counter('reconnect_attempts_total', 'Reconnect attempts scheduled')
+    this.keepalivesIn = counter('keepalives_in_total', 'Keepalives received', ['protocol'])
     this.connectionsOpen = metrics.gauge({
       name: 'socketcloud_transport_connections_open',
       help: 'Live upgraded connections',

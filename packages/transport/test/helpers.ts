@@ -1,4 +1,4 @@
-import { NodeId, type Transport, type TransportEvents } from '@socketcloud/core'
+import { NodeId, type Metrics, type Transport, type TransportEvents } from '@socketcloud/core'
 import type { MemoryNetwork } from '../src/index'
 import { PlaintextUpgrader, TransportManager, type TransportManagerInit } from '../src/index'
 
@@ -36,9 +36,10 @@ export function createNode(
   init: TransportManagerInit = {},
   id = testNodeId(),
   memoryNetwork?: MemoryNetwork,
+  metrics?: Metrics,
 ): Node {
   const transport = new TransportManager(
-    { localId: id, upgrader, ...(memoryNetwork ? { memoryNetwork } : {}) },
+    { localId: id, upgrader, ...(memoryNetwork ? { memoryNetwork } : {}), ...(metrics ? { metrics } : {}) },
     { ...fastReconnect, ...init },
   )
   const inbox: Node['inbox'] = []

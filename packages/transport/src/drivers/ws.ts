@@ -243,7 +243,6 @@ export class WsDriver implements LinkDriver {
     }
     const limits = this.limits
     const app = uws.App()
-    const sockets = new Set<uws.WebSocket<UwsUserData>>()
     app.ws<UwsUserData>(address.path === '/' ? '/*' : address.path, {
       maxPayloadLength: limits.wireFrameBytesMax,
       // The Connection never buffers more than socketBufferBytesMax plus one frame in the socket.
@@ -259,7 +258,6 @@ export class WsDriver implements LinkDriver {
           socket.end(CLOSE_TRY_AGAIN_LATER, 'CONNECTIONS_EXHAUSTED')
           return
         }
-        sockets.add(socket)
         socket.getUserData().link = link
         link.attach(handlers)
       },
@@ -268,28 +266,56 @@ export class WsDriver implements LinkDriver {
       ping: (socket) => socket.getUserData().link?.onKeepalive(),
       pong: (socket) => socket.getUserData().link?.onKeepalive(),
       close: (socket, code) => {
-        sockets.delete(socket)
         socket.getUserData().link?.onClose(code)
       },
     })
+    return this.bindPort(address).then(
+      (port) =>
+        new Promise<ListenerHandle>((resolve, reject) => {
+          app.listen(address.host, port, (listenSocket) => {
+            if (!listenSocket) {
+              reject(
+                new TransportError('IO_ERROR', `cannot listen on ${address.url} (port in use?)`, {
+                  address: address.url,
+                  port,
+                }),
+              )
+              return
+            }
+            let closed = false
+            resolve({
+              address: formatAddress({ ...address, port }),
+              close: () => {
+                if (!closed) {
+                  closed = true
+                  uws.us_listen_socket_close(listenSocket)
+                }
+                return Promise.resolve()
+              },
+            })
+          })
+        }),
+    )
+  }
+
+  /**
+   * uSockets sets SO_REUSEPORT only when listening on an explicit port, and never SO_REUSEADDR. A
+   * listener bound to port 0 therefore leaves connections it closed in TIME_WAIT that block binding
+   * the same port again for a minute, so a restarted node could not take its address back. Asking
+   * the OS for a free port first and then binding it explicitly gives every listener the same
+   * restart behaviour.
+   */
+  private bindPort(address: PeerAddress): Promise<number> {
+    if (address.port !== 0) return Promise.resolve(address.port)
     return new Promise((resolve, reject) => {
-      app.listen(address.host, address.port, (listenSocket) => {
-        if (!listenSocket) {
+      uws.App().listen(address.host, 0, (probe) => {
+        if (!probe) {
           reject(new TransportError('IO_ERROR', `cannot listen on ${address.url}`, { address: address.url }))
           return
         }
-        const port = uws.us_socket_local_port(listenSocket as unknown as uws.us_socket)
-        let closed = false
-        resolve({
-          address: formatAddress({ ...address, port }),
-          close: () => {
-            if (!closed) {
-              closed = true
-              uws.us_listen_socket_close(listenSocket)
-            }
-            return Promise.resolve()
-          },
-        })
+        const port = uws.us_socket_local_port(probe as unknown as uws.us_socket)
+        uws.us_listen_socket_close(probe)
+        resolve(port)
       })
     })
   }
