@@ -139,8 +139,15 @@ export class Simulation implements VirtualTimeSource, CancelListener {
     this.queue.cancelOwnedBy(owner)
   }
 
-  /** A clock for one node, optionally skewed or drifting against virtual time. */
-  clockFor(name: string, options: Omit<VirtualClockOptions, 'name'> = {}): VirtualClock {
+  /**
+   * A clock for one node, optionally skewed or drifting against virtual time. Each call makes a new
+   * clock; `stop()` it when the node crashes so its timers die with it.
+   */
+  clockFor(
+    node: string | { toShortString(): string },
+    options: Omit<VirtualClockOptions, 'name'> = {},
+  ): VirtualClock {
+    const name = typeof node === 'string' ? node : node.toShortString()
     return new VirtualClock(this, { ...options, name })
   }
 
