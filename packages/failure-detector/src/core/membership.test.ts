@@ -137,6 +137,26 @@ describe('Membership', () => {
     ])
   })
 
+  it('does not fail its peers because it was itself paused', () => {
+    const node = core(a)
+    const answer = (output: MembershipOutput, at: number) => {
+      for (const { to, message } of output.messages) {
+        if (message.type === 'ping') node.step(to, { type: 'ack', seq: message.seq, gossip: [] }, at + 1)
+      }
+    }
+    for (let t = 0; t <= 3_000; t += 10) answer(node.tick(t), t)
+    // The process stalls for 2 s: no ticks, no messages. Then it resumes and its peers answer again.
+    const events: MembershipOutput['events'] = []
+    for (let t = 5_000; t <= 6_000; t += 10) {
+      const output = node.tick(t)
+      events.push(...output.events)
+      answer(output, t)
+    }
+    expect(node.stats.localPauses).toBe(1)
+    expect(events.filter((e) => e.type === 'level' || e.type === 'status')).toEqual([])
+    expect(node.level(b)).toBe('healthy')
+  })
+
   it('refuses messages from members that left, and stops pinging them', () => {
     const node = core(a)
     node.tick(0)
@@ -171,6 +191,7 @@ describe('Membership', () => {
     expect(make({ gossipRetransmitMultiplier: 0 })).toThrow(/gossipRetransmitMultiplier/)
     expect(make({ indirectProbes: -1 })).toThrow(/indirectProbes/)
     expect(make({ relayedPingsMax: 0 })).toThrow(/relayedPingsMax/)
+    expect(make({ localPauseMs: 0 })).toThrow(/localPauseMs/)
     expect(make({ detector: { threshold: -1 } })).toThrow(/threshold/)
     expect(make({ splitBrain: { strategy: { kind: 'static-quorum', quorumSize: 1 } } })).toThrow(/quorumSize/)
     expect(() => new Membership({ localId: a, random: new SeededRandom(1), members: [a, a] })).toThrow(

@@ -36,6 +36,13 @@ export interface MembershipInit {
    * single broken link does not flap a live member. 0 turns indirect probes off. @default 3
    */
   readonly indirectProbes?: number
+  /**
+   * A gap between two ticks longer than this means this process itself was paused (GC, swap, a
+   * suspended VM): every peer would look silent at once. After such a gap no peer is judged until
+   * `expectedResponseAfterMs` + one period has passed, giving fresh acks time to arrive. Cassandra
+   * guards convictions the same way. @default 3 × heartbeatIntervalMs
+   */
+  readonly localPauseMs?: number
   /** Our indirect probes awaiting an answer; beyond it no new ones are sent until some expire. @default 64 */
   readonly indirectProbesPendingMax?: number
   /** Pings made on others' behalf awaiting the target's ack; ping-reqs beyond it are ignored. @default 256 */
@@ -157,6 +164,8 @@ export interface MembershipStats {
   indirectAcksReceived: number
   /** Indirect probes or relays skipped because their pending limit was reached. */
   indirectProbesDropped: number
+  /** Gaps between ticks long enough to mean this process was paused. */
+  localPauses: number
 }
 
 /**
@@ -180,6 +189,7 @@ export class Membership {
   readonly piggybackUpdatesMax: number
   readonly membersMax: number
   readonly indirectProbes: number
+  readonly localPauseMs: number
   readonly indirectProbesPendingMax: number
   readonly relayedPingsMax: number
   readonly detectorOptions: ResolvedPhiAccrualOptions
@@ -191,6 +201,7 @@ export class Membership {
     indirectProbesSent: 0,
     indirectAcksReceived: 0,
     indirectProbesDropped: 0,
+    localPauses: 0,
   }
 
   private readonly random: Random
@@ -205,6 +216,8 @@ export class Membership {
   private readonly suspects = new Set<MemberRecord>()
   private readonly indirectPending = new Map<number, PendingIndirectProbe>()
   private readonly relayed = new Map<number, RelayedPing>()
+  private lastTickAtMs: number | undefined
+  private judgementHeldUntilMs = Number.NEGATIVE_INFINITY
   private probeOrder: string[] = []
   private nextRoundAtMs: number | undefined
   private seq = 0
@@ -244,6 +257,7 @@ export class Membership {
       0,
       64,
     )
+    this.localPauseMs = checkNumber('localPauseMs', init.localPauseMs ?? 3 * this.heartbeatIntervalMs, 1)
     this.indirectProbesPendingMax = checkLimit(
       'indirectProbesPendingMax',
       init.indirectProbesPendingMax ?? MEMBERSHIP_DEFAULTS.indirectProbesPendingMax,
@@ -340,6 +354,11 @@ export class Membership {
   /** Advances time: runs a protocol round when due, evaluates detectors, suspicions and the resolver. */
   tick(nowMs: number): MembershipOutput {
     assert(Number.isFinite(nowMs), 'time must be finite')
+    if (this.lastTickAtMs !== undefined && nowMs - this.lastTickAtMs > this.localPauseMs) {
+      this.judgementHeldUntilMs = nowMs + this.expectedResponseAfterMs + this.heartbeatIntervalMs
+      this.stats.localPauses += 1
+    }
+    this.lastTickAtMs = nowMs
     this.refreshRing(nowMs)
     this.expireIndirectProbes(nowMs)
     if (this.nextRoundAtMs === undefined || nowMs >= this.nextRoundAtMs) {
@@ -632,6 +651,7 @@ export class Membership {
   }
 
   private evaluateDetectors(nowMs: number): void {
+    if (nowMs < this.judgementHeldUntilMs) return
     for (const [hex, peer] of this.monitored) {
       if (nowMs - peer.monitoredSinceMs >= this.expectedResponseAfterMs && !peer.detector.isMonitoring) {
         // Akka's "expected response after": a peer that never answered starts accruing suspicion
