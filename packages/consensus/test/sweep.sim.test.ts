@@ -1,7 +1,6 @@
 import { LimitExceededError } from '@socketcloud/core'
-import { runSeeds } from '@socketcloud/sim'
+import { HistoryRecorder, checkLinearizable, formatHistory, runSeeds } from '@socketcloud/sim'
 import { describe, expect, it } from 'vitest'
-import { checkRegisterHistory, type RegisterOperation } from './register-checker'
 import { SimCluster, isDefiniteFailure, type SimNode } from './sim-cluster'
 
 // Goal: under partitions, crashes that lose unsynced writes, message loss, duplication and
@@ -51,7 +50,7 @@ async function runScenario(seed: number, size: number): Promise<void> {
     duplicateRate: random.between(0, 0.05),
     reorderRate: random.between(0, 0.1),
   })
-  const history = new Map<string, RegisterOperation[]>(KEYS.map((key) => [key, []]))
+  const recorder = new HistoryRecorder(sim.clock)
   const acknowledged: string[] = []
   const loadEndMs = sim.now + LOAD_MS
   let failure: Error | null = null
@@ -70,26 +69,29 @@ async function runScenario(seed: number, size: number): Promise<void> {
       }
       const node = draws.pick(candidates)
       const key = draws.pick(KEYS)
-      const invokedMs = sim.now
+      const client = `c${clientIndex}`
       if (draws.chance(0.5)) {
-        const value = `c${clientIndex}-${sequence++}`
+        const value = `${client}-${sequence++}`
+        const id = recorder.invoke(client, { kind: 'put', key, value })
         try {
           await cluster.put(node, key, value)
-          history.get(key)!.push({ kind: 'write', invokedMs, completedMs: sim.now, value })
+          recorder.complete(id)
           acknowledged.push(JSON.stringify({ op: 'put', key, value }))
         } catch (error) {
-          if (!isDefiniteFailure(error) && !(error instanceof LimitExceededError)) {
-            history.get(key)!.push({ kind: 'write', invokedMs, completedMs: Infinity, value })
+          if (isDefiniteFailure(error) || error instanceof LimitExceededError) recorder.fail(id)
+          else {
+            recorder.abandon(id)
             totals.unknownWrites++
           }
           await cluster.sleep(10)
         }
       } else {
+        const id = recorder.invoke(client, { kind: 'get', key })
         try {
-          const value = await cluster.get(node, key)
-          history.get(key)!.push({ kind: 'read', invokedMs, completedMs: sim.now, value })
+          recorder.complete(id, await cluster.get(node, key))
         } catch {
           // A failed read changed nothing; try again shortly.
+          recorder.fail(id)
           await cluster.sleep(10)
         }
       }
@@ -201,15 +203,16 @@ async function runScenario(seed: number, size: number): Promise<void> {
 
   const leader = cluster.leader()!
   for (const key of KEYS) {
-    const invokedMs = sim.now
-    const value = await sim.await(cluster.get(leader, key))
-    history.get(key)!.push({ kind: 'read', invokedMs, completedMs: sim.now, value })
+    const id = recorder.invoke('final', { kind: 'get', key })
+    recorder.complete(id, await sim.await(cluster.get(leader, key)))
   }
-  for (const [key, operations] of history) {
-    const verdict = checkRegisterHistory(operations)
-    expect(verdict, `history of key ${key} is linearizable`).toEqual({ ok: true })
-    totals.operations += operations.length
+  const history = recorder.history()
+  const verdict = checkLinearizable(history)
+  if (verdict.outcome !== 'linearizable') {
+    console.error(verdict.failure ? formatHistory(verdict.failure.operations) : JSON.stringify(verdict.keys))
   }
+  expect(verdict.outcome, verdict.failure?.message ?? 'every key is linearizable').toBe('linearizable')
+  totals.operations += history.length
   const applied = new Set(cluster.appliedCommands.values())
   const missing = acknowledged.filter((command) => !applied.has(command))
   expect(missing, 'no acknowledged write is missing').toEqual([])
