@@ -30,20 +30,53 @@ runSnapshotStoreTests(() => {
   return { impl: { open: () => store.reopen() }, teardown: () => undefined }
 }, 'MemorySnapshotStore')
 
-runLogStoreTests(() => {
-  const sim = new Simulation({ seed: 21 })
-  const disk = new SimDisk(sim)
-  return {
-    impl: { open: () => disk.logStore(), drive: (promise) => sim.await(promise) },
-    teardown: () => undefined,
-  }
-}, 'SimLogStore')
+runLogStoreTests(
+  () => {
+    const sim = new Simulation({ seed: 21 })
+    const disk = new SimDisk(sim)
+    return {
+      impl: {
+        open: () => disk.logStore(),
+        drive: (promise) => sim.await(promise),
+        crash: () => disk.crash(),
+      },
+      teardown: () => undefined,
+    }
+  },
+  'SimLogStore',
+  { crash: true },
+)
 
-runSnapshotStoreTests(() => {
-  const sim = new Simulation({ seed: 22 })
-  const disk = new SimDisk(sim)
-  return {
-    impl: { open: () => disk.snapshotStore(), drive: (promise) => sim.await(promise) },
-    teardown: () => undefined,
-  }
-}, 'SimSnapshotStore')
+runLogStoreTests(
+  () => {
+    const sim = new Simulation({ seed: 23 })
+    const disk = new SimDisk(sim, { tornWriteRate: 1 })
+    return {
+      impl: {
+        open: () => disk.logStore(),
+        drive: (promise) => sim.await(promise),
+        crash: () => disk.crash(),
+      },
+      teardown: () => undefined,
+    }
+  },
+  'SimLogStore with torn writes',
+  { crash: true },
+)
+
+runSnapshotStoreTests(
+  () => {
+    const sim = new Simulation({ seed: 22 })
+    const disk = new SimDisk(sim)
+    return {
+      impl: {
+        open: () => disk.snapshotStore(),
+        drive: (promise) => sim.await(promise),
+        crash: () => disk.crash(),
+      },
+      teardown: () => undefined,
+    }
+  },
+  'SimSnapshotStore',
+  { crash: true },
+)

@@ -8,6 +8,13 @@ import type { Driver, SetupFunction } from './harness'
 export interface SnapshotStoreHarness {
   open(): SnapshotStore | Promise<SnapshotStore>
   readonly drive?: Driver
+  /** Crashes the storage under the open store; required when the suite runs with `{ crash: true }`. */
+  crash?(): void | Promise<void>
+}
+
+export interface SnapshotStoreSuiteOptions {
+  /** Also run the crash tests, through `harness.crash()`. @default false */
+  readonly crash?: boolean
 }
 
 function snapshot(index: number, term: number, size = 256): Snapshot {
@@ -21,6 +28,7 @@ function snapshot(index: number, term: number, size = 256): Snapshot {
 export function runSnapshotStoreTests(
   setup: SetupFunction<SnapshotStoreHarness>,
   title = 'SnapshotStore compliance',
+  options: SnapshotStoreSuiteOptions = {},
 ): void {
   const test = (
     name: string,
@@ -74,6 +82,31 @@ export function runSnapshotStoreTests(
       await drive(saving)
       deepStrictEqual(await drive(store.load()), next)
     })
+
+    if (options.crash === true) {
+      test('a crash during a save leaves the old snapshot or the new one, whole', async (store, harness, drive) => {
+        ok(harness.crash !== undefined, 'runSnapshotStoreTests({ crash: true }) needs harness.crash()')
+        const old = snapshot(5, 1, 32 * 1024)
+        const next = snapshot(9, 2, 32 * 1024)
+        await drive(store.save(old))
+        store.save(next).catch(() => undefined)
+        await harness.crash()
+        const recovered = await drive((await drive(Promise.resolve(harness.open()))).load())
+        ok(recovered !== null, 'a durable snapshot was lost by a crash')
+        ok(
+          (recovered.meta.index === 5 && Buffer.from(recovered.data).equals(Buffer.from(old.data))) ||
+            (recovered.meta.index === 9 && Buffer.from(recovered.data).equals(Buffer.from(next.data))),
+          `recovered a mixed snapshot at index ${recovered.meta.index}`,
+        )
+      })
+
+      test('a crash after a save resolved keeps that snapshot', async (store, harness, drive) => {
+        ok(harness.crash !== undefined, 'runSnapshotStoreTests({ crash: true }) needs harness.crash()')
+        await drive(store.save(snapshot(12, 3)))
+        await harness.crash()
+        deepStrictEqual(await drive((await drive(Promise.resolve(harness.open()))).load()), snapshot(12, 3))
+      })
+    }
 
     test('carries a large snapshot intact', async (store, _harness, drive) => {
       const large = snapshot(100, 9, 4 * 1024 * 1024)
