@@ -5,7 +5,7 @@
  */
 import { ConfigError, SeededRandom, type LogEntry, type Ready } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
-import { RaftEngine, type RaftMessage, type RaftOptions } from '../src/index'
+import { RaftEngine, type AppendRequest, type RaftMessage, type RaftOptions } from '../src/index'
 import { Cluster } from './support/cluster'
 
 function engine(id: string, voters: string[], options: Partial<RaftOptions> = {}, seed = 1): RaftEngine {
@@ -174,7 +174,7 @@ describe('log replication', () => {
     const sent = messages(leader).filter((out) => out.to === 'b' && out.message.type === 'append')
     // Two appends in flight (the window), ten entries each (the batch limit).
     expect(sent).toHaveLength(2)
-    for (const out of sent) expect((out.message as { entries: LogEntry[] }).entries).toHaveLength(10)
+    for (const out of sent) expect((out.message as AppendRequest).entries).toHaveLength(10)
     // An acknowledgement frees the window and the next batch goes out.
     leader.step('b', {
       type: 'append-response',

@@ -34,7 +34,7 @@ function runOne(seed: number, voters: number, totals: SweepTotals, chaosMs: numb
   const preVote = plan.nextFloat() < 0.8
   const checkQuorum = plan.nextFloat() < 0.8
   const leaseReads = checkQuorum && plan.nextFloat() < 0.3
-  const cluster = new Cluster({
+  const cluster: Cluster = new Cluster({
     seed,
     voters,
     spares: 2,

@@ -865,7 +865,8 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     this.progress.get(this.id)?.maybeUpdate(index)
     if (kind === 'config') this.afterLogChange([entry])
     this.appendPending = true
-    this.maybeCommit()
+    // Our own match is the highest, so it alone moves the quorum index only for a single voter.
+    if (this.membership.voters.length <= 1) this.maybeCommit()
     return index
   }
 

@@ -82,15 +82,17 @@ export class RaftLog {
   maybeAppend(prevIndex: number, prevTerm: number, entries: readonly LogEntry[]): number | null {
     if (!this.matchTerm(prevIndex, prevTerm)) return null
     const lastNew = prevIndex + entries.length
-    for (const entry of entries) {
+    const lastIndex = this.lastIndex()
+    for (let position = 0; position < entries.length; position++) {
+      const entry = entries[position]!
       if (entry.index <= this.offset) continue
-      const existing = this.term(entry.index)
-      if (existing === entry.term) continue
-      // First conflict (or first new entry): everything from here is replaced.
-      assert(entry.index > this.committed, 'a committed entry can never conflict')
-      this.truncateFrom(entry.index)
-      const start = entries.indexOf(entry)
-      for (let position = start; position < entries.length; position++) this.entries.push(entries[position]!)
+      if (entry.index <= lastIndex && this.term(entry.index) === entry.term) continue
+      // First conflict (or first new entry): everything from here on is replaced.
+      if (entry.index <= lastIndex) {
+        assert(entry.index > this.committed, 'a committed entry can never conflict')
+        this.truncateFrom(entry.index)
+      }
+      for (let rest = position; rest < entries.length; rest++) this.entries.push(entries[rest]!)
       break
     }
     return lastNew
