@@ -73,6 +73,12 @@ export class LogModel {
 
   /** Appends one entry, replacing any stored entry at its index and everything after it. */
   append(entry: LogEntry, segment: number): void {
+    if (entry.index === this.lastIndex + 1 && entry.index > this.compactedIndex) {
+      this.terms.push(entry.term)
+      this.segments.push(segment)
+      this.entries?.push(entry)
+      return
+    }
     assert(entry.index > this.compactedIndex, 'append below the compaction point')
     assert(entry.index <= this.lastIndex + 1, 'append leaves a gap')
     if (entry.index < this.knownFrom) {

@@ -1,7 +1,7 @@
 import type { EntryKind, HardState, LogEntry } from '@socketcloud/core'
 import { DecodeError, utf8Decode, utf8Encode } from '@socketcloud/core'
 import { ByteReader, ByteWriter } from './byte-writer'
-import { encodeFrame } from './record-frame'
+import { FRAME_PAYLOAD_OFFSET, allocateFrame, encodeFrame, sealFrame } from './record-frame'
 
 /**
  * The records of the write-ahead log. Every segment opens with a SegmentHeader that repeats the
@@ -18,6 +18,8 @@ export const RecordType = Object.freeze({
 const SEGMENT_MAGIC = 0x5343574c // "SCWL"
 export const LOG_FORMAT_VERSION = 1
 const VOTE_BYTES_MAX = 1024
+const ENTRY_FIXED_BYTES = 17
+const TWO_TO_32 = 2 ** 32
 
 export interface SegmentHeader {
   readonly sequence: number
@@ -81,10 +83,17 @@ export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
   return encodeFrame(RecordType.segmentHeader, writer.finish())
 }
 
+/** Hot path: one allocation per entry, fields written in place (the layout ByteWriter would produce). */
 export function encodeEntry(entry: LogEntry): Uint8Array {
-  const writer = new ByteWriter(32 + entry.data.length)
-  writer.u64(entry.index).u64(entry.term).u8(ENTRY_KINDS.indexOf(entry.kind)).raw(entry.data)
-  return encodeFrame(RecordType.entry, writer.finish())
+  const frame = allocateFrame(RecordType.entry, ENTRY_FIXED_BYTES + entry.data.length)
+  const view = new DataView(frame.buffer, FRAME_PAYLOAD_OFFSET)
+  view.setUint32(0, entry.index % TWO_TO_32, true)
+  view.setUint32(4, Math.floor(entry.index / TWO_TO_32), true)
+  view.setUint32(8, entry.term % TWO_TO_32, true)
+  view.setUint32(12, Math.floor(entry.term / TWO_TO_32), true)
+  frame[FRAME_PAYLOAD_OFFSET + 16] = ENTRY_KINDS.indexOf(entry.kind)
+  frame.set(entry.data, FRAME_PAYLOAD_OFFSET + ENTRY_FIXED_BYTES)
+  return sealFrame(frame)
 }
 
 export function encodeHardState(hardState: HardState): Uint8Array {

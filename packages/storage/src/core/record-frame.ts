@@ -14,13 +14,25 @@ import { crc32c } from '@node-rs/crc32'
 export const FRAME_HEADER_BYTES = 8
 
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
-  const length = 1 + payload.length
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + length)
-  const view = new DataView(frame.buffer)
-  view.setUint32(0, length, true)
-  frame[FRAME_HEADER_BYTES] = type
+  const frame = allocateFrame(type, payload.length)
   frame.set(payload, FRAME_HEADER_BYTES + 1)
-  view.setUint32(4, frameChecksum(frame, length), true)
+  return sealFrame(frame)
+}
+
+/** A frame of `payloadBytes` whose payload (from FRAME_PAYLOAD_OFFSET) the caller fills before `sealFrame`. */
+export function allocateFrame(type: number, payloadBytes: number): Uint8Array {
+  const frame = new Uint8Array(FRAME_PAYLOAD_OFFSET + payloadBytes)
+  new DataView(frame.buffer).setUint32(0, 1 + payloadBytes, true)
+  frame[FRAME_HEADER_BYTES] = type
+  return frame
+}
+
+export const FRAME_PAYLOAD_OFFSET = FRAME_HEADER_BYTES + 1
+
+/** Writes the checksum of a filled frame from `allocateFrame`. */
+export function sealFrame(frame: Uint8Array): Uint8Array {
+  const length = frame.length - FRAME_HEADER_BYTES
+  new DataView(frame.buffer, frame.byteOffset).setUint32(4, frameChecksum(frame, length), true)
   return frame
 }
 
