@@ -1,0 +1,169 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** Ports the OS hands out now; a tiny race with other processes is accepted for a benchmark. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = createServer()
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      return server
+    }),
+  )
+  const ports = servers.map((server) => (server.address() as { port: number }).port)
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  return ports
+}
+
+export function temporaryDirectory(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+export interface HttpResult {
+  status: number
+  body: string
+}
+
+export function httpCall(
+  agent: Agent,
+  method: string,
+  url: string,
+  body?: string | Buffer,
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const call = request(url, {
+      method,
+      agent,
+      headers: body ? { 'content-length': Buffer.byteLength(body) } : {},
+    })
+    call.setTimeout(15_000, () => call.destroy(new Error(`${method} ${url} timed out`)))
+    call.on('response', (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+      )
+      response.on('error', reject)
+    })
+    call.on('error', reject)
+    call.end(body)
+  })
+}
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (error) {
+      lastError = error
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`)
+}
+
+export function startOurNode(
+  index: number,
+  dataDir: string,
+  httpPort: number,
+  raftPorts: number[],
+): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@socketcloud/source',
+      '--import',
+      'tsx',
+      join(here, 'node.ts'),
+      String(index),
+      dataDir,
+      String(httpPort),
+      raftPorts.join(','),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  return child
+}
+
+export function ensureEtcd(log: (message: string) => void): string {
+  const found = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' })
+  if (found.status === 0) return found.stdout.trim()
+  log('etcd not found: installing Debian etcd-server with apt-get')
+  const install = spawnSync(
+    'sh',
+    ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server'],
+    {
+      stdio: 'inherit',
+    },
+  )
+  if (install.status !== 0)
+    throw new Error('could not install etcd-server (needs root and the Debian registry)')
+  return 'etcd'
+}
+
+export function startEtcdMember(
+  binary: string,
+  index: number,
+  dataDir: string,
+  clientPorts: number[],
+  peerPorts: number[],
+): ChildProcess {
+  const name = `m${index}`
+  const cluster = peerPorts.map((port, i) => `m${i}=http://127.0.0.1:${port}`).join(',')
+  return spawn(
+    binary,
+    [
+      '--name',
+      name,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${clientPorts[index]}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${clientPorts[index]}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPorts[index]}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPorts[index]}`,
+      '--initial-cluster',
+      cluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      'socketcloud-bench',
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+}
+
+export async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await once(child, 'exit')
+      clearTimeout(timer)
+    }),
+  )
+}
