@@ -93,6 +93,38 @@ describe('SimNetwork delivery', () => {
   })
 })
 
+describe('SimNetwork per-link faults', () => {
+  it('a slow, lossy link affects one direction only, until reset', async () => {
+    const c = await cluster(2, { latencyMs: 1 })
+    c.network.setLinkFaults(c.ids[0]!, c.ids[1]!, { latencyMs: 40 })
+    const start = c.sim.now
+    sendSeries(c, 0, 1, 1)
+    sendSeries(c, 1, 0, 1)
+    c.sim.runFor(100)
+    expect(c.inbox.get(c.ids[1]!.hex)![0]!.atMs - start).toBe(40)
+    expect(c.inbox.get(c.ids[0]!.hex)![0]!.atMs - start).toBe(1)
+    c.network.setLinkFaults(c.ids[0]!, c.ids[1]!, { dropRate: 1 })
+    sendSeries(c, 0, 1, 5)
+    c.sim.runFor(100)
+    expect(values(c, 1)).toEqual([0])
+    c.network.setLinkFaults(c.ids[0]!, c.ids[1]!, null)
+    sendSeries(c, 0, 1, 1)
+    c.sim.runFor(100)
+    expect(values(c, 1)).toEqual([0, 0])
+  })
+
+  it('refuses a dial to itself', async () => {
+    const sim = new Simulation({ seed: 1 })
+    const network = new SimNetwork(sim)
+    const a = network.endpoint(simNodeId('a'))
+    await a.listen('mem://a')
+    const self = a.dial('mem://a').catch((error: unknown) => error)
+    await sim.runForAsync(10)
+    expect(await self).toMatchObject({ code: 'CONNECTION_REFUSED' })
+    expect(a.connectedPeers()).toEqual([])
+  })
+})
+
 describe('SimNetwork partitions', () => {
   it('partition() lets messages flow only inside each group, and heal() restores everything', async () => {
     const c = await cluster(4)

@@ -44,6 +44,7 @@ export class SimNetwork {
   private groupOf: Map<string, number> | null = null
   private readonly isolated = new Set<string>()
   private readonly oneWayBlocks = new Set<string>()
+  private readonly linkFaults = new Map<string, ResolvedFaults>()
   private nextConnectionId = 1
 
   constructor(
@@ -141,6 +142,19 @@ export class SimNetwork {
     )
   }
 
+  /**
+   * Overrides the faults of the one-way link `from` → `to` (a slow or lossy link); unset fields fall
+   * back to the network-wide faults of the moment. `null` removes the override.
+   */
+  setLinkFaults(from: NodeId, to: NodeId, faults: NetworkFaults | null): void {
+    const key = `${from.hex}>${to.hex}`
+    if (faults === null) this.linkFaults.delete(key)
+    else this.linkFaults.set(key, resolveFaults(faults, this.faults))
+    this.sim.note(
+      `net.link ${from.toShortString()}>${to.toShortString()} ${faults === null ? 'reset' : 'set'}`,
+    )
+  }
+
   get currentFaults(): Readonly<ResolvedFaults> {
     return { ...this.faults }
   }
@@ -213,6 +227,12 @@ export class SimNetwork {
           )
           return
         }
+        if (listener.localId.equals(dialer.localId)) {
+          settle({
+            error: new TransportError('CONNECTION_REFUSED', `${url} is this node itself`, { address: url }),
+          })
+          return
+        }
         if (!this.reachable(dialer.localId.hex, listener.localId.hex)) return
         if (options.expectedPeer !== undefined && !options.expectedPeer.equals(listener.localId)) {
           const error = this.mismatch(url, options.expectedPeer, listener.localId)
@@ -255,13 +275,13 @@ export class SimNetwork {
   /** @internal Puts one data message on the wire, drawing its faults from the seed. */
   transmit(sender: SimTransport, connection: SimConnection, lane: Lane, bytes: Uint8Array): void {
     const receiver = connection.other(sender)
-    const faults = this.faults
+    const faults = this.faultsOf(sender, receiver)
     this.counters.sent++
     lane.inflight++
     const dropped = this.random.chance(faults.dropRate)
     const reordered = !dropped && this.random.chance(faults.reorderRate)
     const duplicated = !dropped && this.random.chance(faults.duplicateRate)
-    let arrivalMs = this.sim.now + this.delay()
+    let arrivalMs = this.sim.now + this.delay(faults)
     if (dropped) {
       this.sim.note(`net.drop ${lane.label}`)
     } else if (reordered) {
@@ -284,7 +304,7 @@ export class SimNetwork {
       this.counters.duplicated++
       this.sim.note(`net.duplicate ${lane.label}`)
       const copy = bytes.slice()
-      const duplicateMs = this.sim.now + this.delay() + this.random.between(0, faults.reorderDelayMsMax)
+      const duplicateMs = this.sim.now + this.delay(faults) + this.random.between(0, faults.reorderDelayMsMax)
       this.sim.scheduleAt(duplicateMs, `${lane.label} dup`, () =>
         this.deliver(sender, receiver, connection, lane, copy),
       )
@@ -380,7 +400,7 @@ export class SimNetwork {
     ignorePartition = false,
   ): void {
     const lane = from.laneTo(to)
-    const arrivalMs = Math.max(this.sim.now + this.delay(), lane.lastArrivalMs)
+    const arrivalMs = Math.max(this.sim.now + this.delay(this.faultsOf(from, to)), lane.lastArrivalMs)
     lane.lastArrivalMs = arrivalMs
     this.sim.scheduleAt(arrivalMs, `${lane.label} ${kind}`, () => {
       if (!ignorePartition && !this.reachable(from.localId.hex, to.localId.hex)) {
@@ -395,8 +415,13 @@ export class SimNetwork {
     return this.pairs.get(this.pairKey(connection.a, connection.b)) === connection
   }
 
-  private delay(): number {
-    const { latencyMs, jitterMs } = this.faults
+  private faultsOf(from: SimTransport, to: SimTransport): ResolvedFaults {
+    if (this.linkFaults.size === 0) return this.faults
+    return this.linkFaults.get(`${from.localId.hex}>${to.localId.hex}`) ?? this.faults
+  }
+
+  private delay(faults: ResolvedFaults): number {
+    const { latencyMs, jitterMs } = faults
     return jitterMs > 0 ? latencyMs + this.random.between(0, jitterMs) : latencyMs
   }
 
