@@ -1,63 +1,15 @@
 import { Codec, NodeId, SeededRandom } from '@socketcloud/core'
+import { Simulation } from '@socketcloud/sim'
+import type { SimRandom } from '@socketcloud/sim'
 import { Membership, decodeMembershipMessage, encodeMembershipMessage } from '../../src/index'
 import type { MembershipEvent, MembershipInit, MembershipOutput } from '../../src/index'
 
 /**
- * A small deterministic discrete-event loop that drives pure Membership cores directly: no sockets,
- * no timers, one seed. Used where the scenario needs speed (an hour of virtual time, 1,000 members);
- * the driver tests run the same cores over `@socketcloud/sim`'s network instead.
+ * Pure Membership cores driven directly on `@socketcloud/sim`'s Simulation (its event queue, virtual
+ * time and seeded random), with a small message-level network model: no sockets, no codec unless
+ * asked, so an hour of virtual time or 1,000 members stay fast. The driver tests run the same cores
+ * through FailureDetectorNode over SimNetwork instead.
  */
-class EventQueue {
-  private readonly heap: Array<{ at: number; order: number; run: () => void }> = []
-  private order = 0
-
-  get size(): number {
-    return this.heap.length
-  }
-
-  push(at: number, run: () => void): void {
-    const heap = this.heap
-    heap.push({ at, order: this.order++, run })
-    let index = heap.length - 1
-    while (index > 0) {
-      const parent = (index - 1) >> 1
-      if (!this.before(heap[index]!, heap[parent]!)) break
-      ;[heap[index], heap[parent]] = [heap[parent]!, heap[index]!]
-      index = parent
-    }
-  }
-
-  peekTime(): number | undefined {
-    return this.heap[0]?.at
-  }
-
-  pop(): { at: number; run: () => void } | undefined {
-    const heap = this.heap
-    const top = heap[0]
-    const last = heap.pop()
-    if (top === undefined || last === undefined) return undefined
-    if (heap.length > 0) {
-      heap[0] = last
-      let index = 0
-      for (;;) {
-        const left = 2 * index + 1
-        const right = left + 1
-        let smallest = index
-        if (left < heap.length && this.before(heap[left]!, heap[smallest]!)) smallest = left
-        if (right < heap.length && this.before(heap[right]!, heap[smallest]!)) smallest = right
-        if (smallest === index) break
-        ;[heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!]
-        index = smallest
-      }
-    }
-    return top
-  }
-
-  private before(a: { at: number; order: number }, b: { at: number; order: number }): boolean {
-    return a.at < b.at || (a.at === b.at && a.order < b.order)
-  }
-}
-
 export interface NetworkModel {
   /** Mean one-way delay. */
   readonly latencyMs: number
@@ -103,8 +55,8 @@ export class MembershipCluster {
   readonly events: RecordedEvent[] = []
   messagesDelivered = 0
   messagesDropped = 0
-  private readonly queue = new EventQueue()
-  private readonly random: SeededRandom
+  readonly sim: Simulation
+  private readonly random: SimRandom
   private readonly crashed = new Set<string>()
   private groups: Map<string, number> | undefined
   private readonly codec = new Codec()
@@ -112,11 +64,11 @@ export class MembershipCluster {
   private readonly tickMs: number
   private readonly wire: boolean
   private readonly lockstep: boolean
-  private nowMs = 0
   onEvent: ((record: RecordedEvent) => void) | undefined
 
   constructor(options: ClusterOptions) {
-    this.random = new SeededRandom(options.seed)
+    this.sim = new Simulation({ seed: options.seed, eventsMax: 200_000_000 })
+    this.random = this.sim.random.fork()
     this.ids = testNodeIds(options.size, options.seed)
     this.network = options.network ?? { latencyMs: 1, jitterMs: 0, dropRate: 0 }
     this.tickMs = options.tickMs ?? 10
@@ -132,7 +84,7 @@ export class MembershipCluster {
   }
 
   get now(): number {
-    return this.nowMs
+    return this.sim.now
   }
 
   core(id: NodeId): Membership {
@@ -147,7 +99,7 @@ export class MembershipCluster {
   start(): void {
     for (const id of this.ids) {
       const offset = this.lockstep ? 0 : this.random.nextFloat() * this.tickMs
-      this.scheduleTick(id, this.nowMs + offset)
+      this.scheduleTick(id, this.now + offset)
     }
   }
 
@@ -170,37 +122,22 @@ export class MembershipCluster {
 
   /** Runs every event up to and including `untilMs`. */
   runUntil(untilMs: number): void {
-    for (;;) {
-      const next = this.queue.peekTime()
-      if (next === undefined || next > untilMs) break
-      const event = this.queue.pop()!
-      this.nowMs = event.at
-      event.run()
-    }
-    this.nowMs = untilMs
+    this.sim.runFor(untilMs - this.now)
   }
 
   runFor(durationMs: number): void {
-    this.runUntil(this.nowMs + durationMs)
+    this.sim.runFor(durationMs)
   }
 
-  /** Runs until `predicate` holds (checked after each event) or `timeMsMax` passes; returns whether it held. */
+  /** Runs while `predicate` holds (checked after each event), at most `timeMsMax`; true when it stopped holding. */
   runWhile(predicate: () => boolean, timeMsMax: number): boolean {
-    const deadline = this.nowMs + timeMsMax
-    while (predicate()) {
-      const next = this.queue.peekTime()
-      if (next === undefined || next > deadline) return false
-      const event = this.queue.pop()!
-      this.nowMs = event.at
-      event.run()
-    }
-    return true
+    return this.sim.runUntil(() => !predicate(), { timeMsMax })
   }
 
   /** Delivers `output` from `from` at the current time (used by tests that call cores directly). */
   dispatch(from: NodeId, output: MembershipOutput): void {
     for (const event of output.events) {
-      const record = { atMs: this.nowMs, node: from, event }
+      const record = { atMs: this.now, node: from, event }
       this.events.push(record)
       this.onEvent?.(record)
     }
@@ -214,13 +151,13 @@ export class MembershipCluster {
         this.network.latencyMs + (this.random.nextFloat() * 2 - 1) * this.network.jitterMs,
       )
       const bytes = this.wire ? encodeMembershipMessage(this.codec, from, message) : undefined
-      this.queue.push(this.nowMs + delay, () => {
+      this.sim.schedule(delay, 'deliver', () => {
         if (this.crashed.has(to.hex)) return
         const target = this.cores.get(to.hex)
         if (!target) return
         this.messagesDelivered += 1
         const decoded = bytes ? decodeMembershipMessage(this.codec, bytes).message : message
-        this.dispatch(to, target.step(from, decoded, this.nowMs))
+        this.dispatch(to, target.step(from, decoded, this.now))
       })
     }
   }
@@ -232,9 +169,9 @@ export class MembershipCluster {
   }
 
   private scheduleTick(id: NodeId, at: number): void {
-    this.queue.push(at, () => {
+    this.sim.scheduleAt(at, 'tick', () => {
       if (this.crashed.has(id.hex)) return
-      this.dispatch(id, this.core(id).tick(this.nowMs))
+      this.dispatch(id, this.core(id).tick(this.now))
       this.scheduleTick(id, at + this.tickMs)
     })
   }
