@@ -1,6 +1,7 @@
 // One lint configuration for the whole workspace. The purity rules below are how the architecture's
 // "pure cores" promise is kept by the linter rather than by memory.
 import js from '@eslint/js'
+import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 const pureCoreFiles = ['packages/core/src/**/*.ts', 'packages/sim/src/**/*.ts', 'packages/*/src/core/**/*.ts']
@@ -31,7 +32,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.mjs', '**/*.js'],
-    languageOptions: { ecmaVersion: 2023, sourceType: 'module' },
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { ...globals.node } },
     rules: {
       'no-empty': ['error', { allowEmptyCatch: false }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
