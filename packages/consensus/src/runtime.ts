@@ -90,6 +90,8 @@ export interface ConsensusRuntimeEvents {
   status: EngineStatus
   /** A committed entry could not be decoded; it was applied as a no-op on every replica. */
   'malformed-entry': { readonly index: number; readonly error: DecodeError }
+  /** The state machine was restored from a snapshot: the newest on disk at start, or one sent by the leader. */
+  restored: { readonly index: number; readonly source: 'disk' | 'leader' }
   /** A snapshot was saved and the log compacted behind it. */
   snapshot: { readonly index: number; readonly term: number; readonly bytes: number }
   /** A storage or engine failure stopped the runtime; every request failed with STOPPED. */
@@ -288,6 +290,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.state.restore(snapshot.meta.index, snapshot.data)
       this.appliedTerm = snapshot.meta.term
       this.snapshotIndex = snapshot.meta.index
+      this.events.emit('restored', { index: snapshot.meta.index, source: 'disk' })
     }
     assert(
       logState.compactedIndex <= (snapshot?.meta.index ?? 0),
@@ -725,6 +728,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.appliedTerm = ready.snapshot.meta.term
       this.snapshotIndex = ready.snapshot.meta.index
       this.logger.info({ index: ready.snapshot.meta.index }, 'restored state machine from a snapshot')
+      this.events.emit('restored', { index: ready.snapshot.meta.index, source: 'leader' })
     }
     for (const entry of ready.committed) {
       if (entry.index <= this.state.appliedIndex) continue

@@ -1,0 +1,3 @@
+import { packageTestConfig } from '../config/vitest.preset'
+
+export default packageTestConfig(import.meta.dirname)
