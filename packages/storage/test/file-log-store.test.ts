@@ -4,7 +4,8 @@
  * concurrent syncs share fsyncs, and misuse is refused with typed errors.
  * Method: write through the public API, close, reopen from the same directory and compare `load()`.
  */
-import { readdir } from 'node:fs/promises'
+import { readFile, readdir, truncate } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { LogEntry } from '@socketcloud/core'
 import { LimitExceededError, StorageError } from '@socketcloud/core'
@@ -179,5 +180,31 @@ describe('FileLogStore', () => {
     await expect(FileLogStore.open(directory, { segmentBytesMax: 0 })).rejects.toMatchObject({
       code: 'INVALID_CONFIG',
     })
+  })
+})
+
+describe('FileLogStore compaction floor', () => {
+  it('keeps an acknowledged compaction when the segment holding its record loses its tail', async () => {
+    const directory = await dirs.make()
+    const store = await FileLogStore.open(directory, { segmentBytesMax: 300 })
+    await store.write({ entries: range(1, 30, 1, 40) }, { sync: true })
+    await store.compact(20, 1)
+    await store.close()
+    const segments = (await readdir(directory)).filter((name) => name.endsWith('.wal')).sort()
+    // Cut the oldest remaining segment right after its header: the compaction record and every
+    // entry after it are gone, and that header still says entries before it live in deleted files.
+    const first = join(directory, segments[0]!)
+    const bytes = await readFile(first)
+    const headerEnd = 8 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+    await truncate(first, headerEnd)
+    const reopened = await FileLogStore.open(directory, { segmentBytesMax: 300 })
+    expect(await reopened.load()).toEqual({
+      hardState: null,
+      entries: [],
+      compactedIndex: 20,
+      compactedTerm: 1,
+    })
+    await reopened.write({ entries: [entry(21, 2)] }, { sync: true })
+    await reopened.close()
   })
 })
