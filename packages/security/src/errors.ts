@@ -22,6 +22,8 @@ export type SecurityErrorCode =
   | 'DECRYPT_FAILED'
   /** The session's nonce space is spent; the connection must end and a new handshake run. */
   | 'NONCE_EXHAUSTED'
+  /** A delegation would grant more than its parent, or was attempted by someone other than the holder. */
+  | 'CAPABILITY_ESCALATION'
   /** An operation was called in a state that does not allow it (a handshake message out of turn). */
   | 'INVALID_STATE'
 

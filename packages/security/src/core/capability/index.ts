@@ -1,0 +1,3 @@
+export * from './pattern'
+export * from './token'
+export * from './verify'
