@@ -331,9 +331,10 @@ export class Simulation implements VirtualTimeSource, CancelListener {
     const tracked = promise.finally(() => {
       settled = true
     })
+    // Marks `tracked` handled while the run goes on; the caller still receives its rejection below.
+    tracked.catch(() => undefined)
     const done = await this.runUntilAsync(() => settled, limits)
     if (!done) {
-      tracked.catch(() => undefined)
       throw this.failure('SIMULATION_FAILED', 'awaited promise did not settle within the time limit')
     }
     return tracked

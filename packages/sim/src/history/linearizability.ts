@@ -1,4 +1,4 @@
-import { checkLimit } from '@socketcloud/core'
+import { SeededRandom, checkLimit } from '@socketcloud/core'
 import type { HistoryEntry, KvValue } from './history'
 
 export type LinearizabilityOutcome = 'linearizable' | 'not-linearizable' | 'unknown'
@@ -25,7 +25,7 @@ export interface LinearizabilityResult {
 }
 
 export interface CheckOptions {
-  /** Search steps per key before the verdict for that key is `unknown`. @default 2_000_000 */
+  /** Search steps per key before the verdict for that key is `unknown` (memory grows with it). @default 1_000_000 */
   readonly searchStepsMax?: number
   /** Value of every key before the history. @default null (absent) */
   readonly initialValue?: KvValue
@@ -118,8 +118,18 @@ function checkKey(
     call.next!.prev = call
   }
 
-  const words = new Uint32Array(Math.ceil(operations.length / 32))
-  const bitsKey = (): string => words.join(',')
+  // The linearized set is memoised by a 64-bit Zobrist hash (XOR of per-operation random words),
+  // updated in O(1) per step. A collision, about k^2 / 2^65 for k memo entries, could only prune a
+  // branch; exact bitsets would cost O(n) memory per entry on long histories.
+  const zobrist = new SeededRandom(0x11ea7)
+  const lowWords = new Uint32Array(operations.length)
+  const highWords = new Uint32Array(operations.length)
+  for (let i = 0; i < operations.length; i++) {
+    lowWords[i] = zobrist.nextUint32()
+    highWords[i] = zobrist.nextUint32()
+  }
+  let low = 0
+  let high = 0
   const seen = new Set<string>()
   const stack: { call: Node; state: KvValue }[] = []
   let remaining = operations.filter((operation) => operation.completeMs !== null).length
@@ -135,11 +145,11 @@ function checkKey(
       const operation = operations[entry.position]!
       const next = stepRegister(state, operation)
       if (next !== INVALID) {
-        const word = entry.position >>> 5
-        const bit = 1 << (entry.position & 31)
-        words[word] = words[word]! | bit
-        const key = `${bitsKey()}|${stateKey(next)}`
+        const position = entry.position
+        const key = `${(low ^ lowWords[position]!) >>> 0}:${(high ^ highWords[position]!) >>> 0}|${stateKey(next)}`
         if (!seen.has(key)) {
+          low ^= lowWords[position]!
+          high ^= highWords[position]!
           seen.add(key)
           stack.push({ call: entry, state })
           if (stack.length > longest.length) longest = stack.map((frame) => frame.call.position)
@@ -149,7 +159,6 @@ function checkKey(
           entry = head.next
           continue
         }
-        words[word] = words[word]! & ~bit
       }
       entry = entry.next
       continue
@@ -158,7 +167,8 @@ function checkKey(
     const frame = stack.pop()
     if (frame === undefined) return { outcome: 'not-linearizable', steps, longest }
     const position = frame.call.position
-    words[position >>> 5] = words[position >>> 5]! & ~(1 << (position & 31))
+    low ^= lowWords[position]!
+    high ^= highWords[position]!
     state = frame.state
     if (operations[position]!.completeMs !== null) remaining++
     unlift(frame.call)
@@ -175,7 +185,7 @@ export function checkLinearizable(
   history: readonly HistoryEntry[],
   options: CheckOptions = {},
 ): LinearizabilityResult {
-  const stepsMax = checkLimit('searchStepsMax', options.searchStepsMax ?? 2_000_000)
+  const stepsMax = checkLimit('searchStepsMax', options.searchStepsMax ?? 1_000_000)
   const initial = options.initialValue ?? null
   const byKey = new Map<string, HistoryEntry[]>()
   for (const entry of history) {
