@@ -23,11 +23,11 @@ describe('FailureDetectorNode on the simulator', () => {
       const falseAlarms: string[] = []
       const failedAt = new Map<string, number>()
       const victim = ids[seed % ids.length]!
-      let crashedAt: number | undefined
+      let crashedAt = Number.POSITIVE_INFINITY
       nodes.forEach((node, index) =>
         node.events.on('level', (event) => {
           if (event.to !== 'failed') return
-          if (crashedAt !== undefined && event.peer.equals(victim)) failedAt.set(ids[index]!.hex, sim.now)
+          if (sim.now >= crashedAt && event.peer.equals(victim)) failedAt.set(ids[index]!.hex, sim.now)
           else falseAlarms.push(`${ids[index]!.toShortString()} -> ${event.peer.toShortString()}`)
         }),
       )
