@@ -1071,7 +1071,9 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
         )
           return
         if (message.status === 'ok') {
-          this.settle(request, { result: { bytes: message.result, sessionId: message.sessionId } })
+          this.settle(request, {
+            result: { bytes: plainBytes(message.result), sessionId: message.sessionId },
+          })
         } else this.forwardFailed(request, message.status)
         return
       }
@@ -1187,6 +1189,13 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.inbox.length = 0
     this.deferred.length = 0
   }
+}
+
+/** A view of decoded bytes as a plain Uint8Array (msgpackr hands out Buffers on Node). */
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function asTypedError(thrown: unknown): SocketCloudError {

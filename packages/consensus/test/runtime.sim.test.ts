@@ -1,17 +1,112 @@
+import { ConsensusError } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
+import { encodeJson } from './kv-machine'
 import { SimCluster } from './sim-cluster'
 
-// Goal: the runtime, unchanged, elects, commits, forwards and reads on the simulator. Method: a
-// three-node cluster on SimNetwork/SimDisk; submit through a follower and read back.
+// Goal: the runtime's client-facing promises — commit through any node, at-most-once application
+// under a session, typed failures (SESSION_EXPIRED, NO_LEADER, STOPPED), linearizable reads through
+// the log when the engine has no read index, and restart from the node's own snapshot — hold on the
+// simulator with the real Raft engine. Method: small scripted scenarios, each waiting on conditions.
+async function startedCluster(options: ConstructorParameters<typeof SimCluster>[0] = { seed: 7, size: 3 }) {
+  const cluster = new SimCluster(options)
+  await cluster.startAll()
+  expect(await cluster.sim.runUntilAsync(() => cluster.leader() !== null, { timeMsMax: 5_000 })).toBe(true)
+  const leader = cluster.leader()!
+  const followers = cluster.nodes.filter((node) => node !== leader)
+  return { cluster, sim: cluster.sim, leader, followers }
+}
+
 describe('ConsensusRuntime on the simulator', () => {
   it('commits through a follower and reads it back linearizably from every node', async () => {
-    const cluster = new SimCluster({ seed: 7, size: 3 })
-    await cluster.startAll()
-    const sim = cluster.sim
-    expect(await sim.runUntilAsync(() => cluster.leader() !== null, { timeMsMax: 5_000 })).toBe(true)
-    const leader = cluster.leader()!
-    const follower = cluster.aliveNodes().find((node) => node !== leader)!
-    await sim.await(cluster.put(follower, 'x', 'one'))
+    const { cluster, sim, followers } = await startedCluster()
+    await sim.await(cluster.put(followers[0]!, 'x', 'one'))
     for (const node of cluster.nodes) expect(await sim.await(cluster.get(node, 'x'))).toBe('one')
+    const appliedBy = cluster.nodes.map((node) => node.machine!.applied)
+    expect(appliedBy).toEqual([1, 1, 1])
+  })
+
+  it('applies a command retried under the same session and sequence number once', async () => {
+    const { cluster, sim, leader, followers } = await startedCluster()
+    const session = await sim.await(followers[0]!.runtime!.openSession())
+    const command = encodeJson({ op: 'put', key: 'k', value: 'once' })
+    const first = await sim.await(
+      followers[0]!.runtime!.submit(command, { session: { id: session, sequence: 1 } }),
+    )
+    const retry = await sim.await(leader.runtime!.submit(command, { session: { id: session, sequence: 1 } }))
+    expect(retry).toEqual(first)
+    await sim.runUntilAsync(() =>
+      cluster.nodes.every((node) => node.runtime!.appliedIndex === leader.runtime!.appliedIndex),
+    )
+    expect(cluster.nodes.map((node) => node.machine!.applied)).toEqual([1, 1, 1])
+  })
+
+  it('fails a command of an unknown session with SESSION_EXPIRED and applies nothing', async () => {
+    const { cluster, sim, followers } = await startedCluster()
+    const command = encodeJson({ op: 'put', key: 'k', value: 'v' })
+    await expect(
+      sim.await(followers[0]!.runtime!.submit(command, { session: { id: '424242', sequence: 1 } })),
+    ).rejects.toMatchObject({ code: 'SESSION_EXPIRED' })
+    expect(cluster.nodes.map((node) => node.machine!.applied)).toEqual([0, 0, 0])
+  })
+
+  it('fails with NO_LEADER when no leader appears within the timeout', async () => {
+    const cluster = new SimCluster({ seed: 3, size: 3, runtime: { requestTimeoutMs: 500 } })
+    await cluster.startAll()
+    for (const node of cluster.nodes) cluster.network.isolate(node.id)
+    const lonely = cluster.nodes[0]!
+    const outcome = sim(cluster).await(
+      lonely.runtime!.submit(encodeJson({ op: 'put', key: 'k', value: 'v' })),
+    )
+    await expect(outcome).rejects.toBeInstanceOf(ConsensusError)
+    await expect(outcome).rejects.toMatchObject({ code: 'NO_LEADER' })
+  })
+
+  it('fails every open request with STOPPED when the runtime stops', async () => {
+    const { cluster, sim, followers } = await startedCluster()
+    cluster.network.isolate(followers[0]!.id)
+    const runtime = followers[0]!.runtime!
+    const pending = runtime.submit(encodeJson({ op: 'put', key: 'k', value: 'v' }))
+    const read = runtime.read(encodeJson({ op: 'get', key: 'k' }))
+    await sim.runForAsync(50)
+    await runtime.stop()
+    await expect(pending).rejects.toMatchObject({ code: 'STOPPED' })
+    await expect(read).rejects.toMatchObject({ code: 'STOPPED' })
+    await expect(runtime.submit(new Uint8Array(1))).rejects.toMatchObject({ code: 'STOPPED' })
+  })
+
+  it('serves linearizable reads through the log when the engine has no read index', async () => {
+    const { cluster, sim, leader, followers } = await startedCluster({
+      seed: 5,
+      size: 3,
+      adaptEngine: (engine) => {
+        engine.readIndex = () => ({ ok: false, reason: 'unsupported', leader: null })
+      },
+    })
+    await sim.await(cluster.put(followers[1]!, 'r', 'through-the-log'))
+    expect(await sim.await(cluster.get(followers[0]!, 'r'))).toBe('through-the-log')
+    expect(await sim.await(cluster.get(leader, 'r'))).toBe('through-the-log')
+    expect(leader.metrics.value('socketcloud_consensus_proposals_total', { operation: 'read' })).toBe(2)
+  })
+
+  it('restarts a crashed replica from its own snapshot and log', async () => {
+    const { cluster, sim, leader, followers } = await startedCluster({
+      seed: 11,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 20 },
+    })
+    for (let index = 0; index < 30; index++) await sim.await(cluster.put(leader, `k${index}`, `v${index}`))
+    const victim = followers[0]!
+    await sim.runUntilAsync(() => victim.runtime!.appliedIndex === leader.runtime!.appliedIndex)
+    cluster.crash(victim)
+    await sim.await(cluster.restart(victim))
+    expect(victim.restores).toContain('disk')
+    await sim.await(cluster.put(leader, 'after', 'crash'))
+    await sim.runUntilAsync(() => victim.runtime!.appliedIndex === leader.runtime!.appliedIndex)
+    expect(victim.machine!.get('k29')).toBe('v29')
+    expect(victim.machine!.get('after')).toBe('crash')
   })
 })
+
+function sim(cluster: SimCluster) {
+  return cluster.sim
+}

@@ -26,6 +26,8 @@ export interface SimClusterOptions {
   readonly runtime?: ConsensusRuntimeInit
   readonly raft?: Partial<RaftOptions>
   readonly logger?: Logger
+  /** Adjusts each engine after it is built (e.g. to emulate an engine without a read index). */
+  readonly adaptEngine?: (engine: RaftEngine) => void
   /** Simulation events allowed in the whole run, so a livelock fails fast with its seed. @default 400_000 */
   readonly eventsMax?: number
 }
@@ -38,6 +40,8 @@ export class SimNode {
   readonly metrics = new MemoryMetrics()
   alive = false
   restarting = false
+  /** Sources of every state machine restore, across restarts ('disk' at start, 'leader' from a snapshot). */
+  readonly restores: string[] = []
   restarts = 0
 
   constructor(
@@ -105,11 +109,7 @@ export class SimCluster {
         snapshotStore: node.disk.snapshotStore(),
         stateMachine: machine,
         clock: node.clock,
-        engineFactory: raftEngineFactory({
-          voters: this.voters,
-          random: this.sim.random.fork(),
-          options: { electionTimeoutTicks: 10, heartbeatTicks: 1, ...this.options.raft },
-        }),
+        engineFactory: this.engineFactory(),
         random: this.sim.random.fork(),
         metrics: node.metrics,
         ...(this.options.logger ? { logger: this.options.logger } : {}),
@@ -133,9 +133,28 @@ export class SimCluster {
     node.machine = machine
     node.runtime = runtime
     node.connector = connector
+    runtime.events.on('restored', ({ source }) => node.restores.push(source))
     connector.start()
     await runtime.start()
     node.alive = true
+  }
+
+  private engineFactory() {
+    const factory = raftEngineFactory({
+      voters: this.voters,
+      random: this.sim.random.fork(),
+      options: { electionTimeoutTicks: 10, heartbeatTicks: 1, ...this.options.raft },
+    })
+    const adapt = this.options.adaptEngine
+    if (!adapt) return factory
+    return {
+      ...factory,
+      create: (recovered: Parameters<typeof factory.create>[0]) => {
+        const engine = factory.create(recovered)
+        adapt(engine)
+        return engine
+      },
+    }
   }
 
   /** Kills the node like a power cut: the network drops it, the disk loses what was not synced. */

@@ -86,6 +86,13 @@ export function decodeEntryEnvelope(codec: Codec, data: Uint8Array, payloadBytes
     sessionId,
     sequence: expectUint(fields[6], 'entry.sequence'),
     acknowledgedBelow: expectUint(fields[7], 'entry.acknowledgedBelow'),
-    payload: expectBytes(fields[8], 'entry.payload', payloadBytesMax),
+    payload: plainBytes(expectBytes(fields[8], 'entry.payload', payloadBytesMax)),
   }
+}
+
+/** A view of decoded bytes as a plain Uint8Array (msgpackr hands out Buffers on Node). */
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
