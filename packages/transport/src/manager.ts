@@ -71,9 +71,9 @@ interface DialIntent {
  *
  * - Pooling: `dial` reuses a live connection to the same peer, and concurrent dials to one address
  *   share one attempt.
- * - Simultaneous dials: when both sides dial each other, both keep the connection initiated by the
- *   node with the smaller id (bytewise) and close the other, so they agree without talking. Two
- *   connections from the same initiator (it re-dialed) resolve to the newest.
+ * - Simultaneous dials: when both sides dial each other, both prefer the connection initiated by the
+ *   node with the smaller id (bytewise), and the initiator of the other one closes it once it holds
+ *   both, so they agree without talking. Two connections from one initiator resolve to the newest.
  * - Reconnect: a peer this node dialed is re-dialed after its connection drops (not after `hangUp`
  *   or `close`), with exponential backoff and full jitter, announced by `peer:reconnecting`.
  * - Liveness: a connection that receives nothing for `idleTimeoutMs` is closed; keepalives sent
@@ -434,10 +434,10 @@ export class TransportManager implements Transport {
       const winner = this.preferredOf(peer, entry.preferred, connection)
       const loser = winner === connection ? entry.preferred : connection
       entry.preferred = winner
-      // Both ends compute the same winner when the initiators differ, so each closes its copy of the
-      // loser. With one initiator, only the initiator closes; the acceptor keeps both until then.
-      const initiatorsDiffer = loser.direction !== winner.direction
-      if (initiatorsDiffer || loser.direction === 'outbound') {
+      // Both ends pick the same winner (ids decide), and only the loser's initiator closes it: it
+      // does so after it holds the winner too, so the acceptor of the loser never sees the peer
+      // vanish; the acceptor keeps the loser, unused, until then.
+      if (loser.direction === 'outbound') {
         this.components.logger.debug({ peer: peer.toShortString() }, 'closing duplicate connection')
         detach(this.closeGracefully(loser))
       }
