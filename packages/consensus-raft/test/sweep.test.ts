@@ -12,7 +12,7 @@ import { SeededRandom } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
 import type { MembershipChange } from '../src/index'
 import { Cluster } from './support/cluster'
-import { runSeeds, seedsToRun } from './support/seeds'
+import { runSeeds } from '@socketcloud/sim'
 
 interface SweepTotals {
   seeds: number
@@ -169,8 +169,14 @@ describe('simulation sweeps', () => {
   for (const voters of [3, 5]) {
     it(`${voters}-node clusters keep Raft's safety properties under faults and recover`, async () => {
       const totals = emptyTotals()
-      await runSeeds(`raft sweep ${voters} nodes`, seedsToRun(defaultSeeds, voters * 100_000), (seed) =>
-        runOne(seed, voters, totals, 4000),
+      await runSeeds(
+        `raft sweep ${voters} nodes`,
+        { count: defaultSeeds, firstSeed: voters * 100_000 },
+        async (seed) => {
+          // Yield between seeds so the test worker stays responsive during a long synchronous sweep.
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          runOne(seed, voters, totals, 4000)
+        },
       )
       console.log(`raft sweep ${voters} nodes: ${JSON.stringify(totals)}`)
       expect(totals.seeds).toBeGreaterThan(0)

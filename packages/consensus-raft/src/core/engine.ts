@@ -391,8 +391,10 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     const next = applyMembershipChange(this.membership, change)
     if (!next.ok) return refuse('invalid', next.detail)
     if (change.type === 'promote-learner') {
+      // The learner must at least hold the configuration that made it a learner (so it knows the
+      // voters it will exchange votes with), and be close to the commit index.
       const match = this.progress.get(change.id)?.match ?? 0
-      if (match + this.options.learnerLagEntriesMax < this.log.committed) {
+      if (match < this.membershipIndex || match + this.options.learnerLagEntriesMax < this.log.committed) {
         return refuse(
           'not-caught-up',
           `learner ${change.id} matches ${match}, commit is ${this.log.committed}`,
@@ -645,21 +647,19 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
   }
 
   /**
-   * Messages from outside our configuration are refused, with one exception the thesis requires
-   * (§4.2.3): leader traffic (append, heartbeat, snapshot) while we have no live leader of our own —
-   * that is how a replica whose configuration is stale (it missed a change, or holds an uncommitted
-   * change that was later undone) hears from a leader it does not know. A replica with a live leader,
-   * and any leader, refuses all of it.
+   * Messages from outside our configuration are refused while we have a live leader (we heard from
+   * it within an election timeout), and always by a leader: a removed or foreign replica cannot
+   * disturb a healthy group, whatever term it claims. Without a live leader we follow the thesis
+   * (§4.2.3: servers process requests without consulting their configuration), because then our
+   * configuration may be the stale one — we may have missed the change that added the replica now
+   * asking for our vote or sending us entries — and refusing would deadlock the group.
    */
-  private acceptsSender(from: ReplicaId, message: RaftMessage): boolean {
+  private acceptsSender(from: ReplicaId, _message: RaftMessage): boolean {
     if (isMember(this.membership, from)) return true
-    if (message.type !== 'append' && message.type !== 'heartbeat' && message.type !== 'snapshot') return false
     if (this.role === 'leader') return false
-    return (
-      this.leader === null ||
-      this.leader === from ||
-      this.electionElapsed >= this.options.electionTimeoutTicks
-    )
+    // Our live leader itself may be outside our (stale) configuration until its entries reach us.
+    if (from === this.leader) return true
+    return this.leader === null || this.electionElapsed >= this.options.electionTimeoutTicks
   }
 
   private refuseUnlessLeader(): ProposeResult | null {
