@@ -331,6 +331,71 @@ describe('step refusals', () => {
   })
 })
 
+describe('untrusted responses', () => {
+  it('refuses acknowledgements of entries or heartbeat rounds the leader never sent', () => {
+    const cluster = electedCluster(3)
+    const leader = cluster.leader()!
+    const follower = cluster.ids.slice(0, 3).find((id) => id !== leader.id)!
+    const term = leader.engine.status().term
+    const before = leader.engine.inspect()
+    expect(
+      leader.engine.step(follower, {
+        type: 'append-response',
+        term,
+        index: before.lastIndex + 100,
+        reject: false,
+        hintIndex: 0,
+        hintTerm: 0,
+      }),
+    ).toMatchObject({ ok: false, reason: 'invalid' })
+    expect(leader.engine.step(follower, { type: 'heartbeat-response', term, round: 1e9 })).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+    })
+    expect(leader.engine.inspect()).toEqual(before)
+  })
+
+  it('ignores timeout-now from anyone but its leader', () => {
+    const cluster = electedCluster(3)
+    const leader = cluster.leader()!
+    const [first, second] = cluster.ids.slice(0, 3).filter((id) => id !== leader.id)
+    const follower = cluster.node(first!)
+    const term = follower.engine.status().term
+    expect(follower.engine.step(second!, { type: 'timeout-now', term })).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+    })
+    expect(follower.engine.status()).toMatchObject({ role: 'follower', term })
+  })
+})
+
+describe('stale configurations', () => {
+  it('a replica that missed the change adding the current leader still follows it once leaderless', () => {
+    // A follower is cut off while n4 joins and is promoted; then n4 becomes leader.
+    const cluster = electedCluster(3, { learnerLagEntriesMax: 0 })
+    const stale = cluster.ids.slice(0, 3).find((id) => id !== cluster.leader()!.id)!
+    cluster.isolate(stale)
+    const steps: Parameters<Cluster['changeMembership']>[0][] = [
+      { type: 'add-learner', id: 'n4' },
+      { type: 'promote-learner', id: 'n4' },
+    ]
+    for (const change of steps) {
+      expect(cluster.runUntil(() => cluster.changeMembership(change), 2000)).toBe(true)
+      cluster.runFor(200)
+    }
+    const leader = cluster.leader()!
+    expect(leader.engine.transferLeadership('n4').ok).toBe(true)
+    cluster.drain()
+    expect(cluster.runUntil(() => cluster.leader()?.id === 'n4', 3000)).toBe(true)
+    expect(cluster.node(stale).engine.status().voters).not.toContain('n4')
+    cluster.heal()
+    cluster.runFor(2000)
+    expect(cluster.leader()!.id).toBe('n4')
+    expect(cluster.node(stale).engine.status().voters).toContain('n4')
+    expect(cluster.node(stale).appliedIndex).toBe(cluster.leader()!.appliedIndex)
+  })
+})
+
 describe('snapshots', () => {
   it('streams a snapshot in bounded chunks to a follower behind the compacted log', () => {
     const cluster = new Cluster({

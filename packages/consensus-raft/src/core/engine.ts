@@ -287,15 +287,29 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
         else return this.handleSnapshotChunk(from, message)
         return ok
       case 'append-response':
-        if (this.role === 'leader') this.handleAppendResponse(from, message)
+        if (this.role !== 'leader') return ok
+        if (!message.reject && message.index > this.log.lastIndex()) {
+          return { ok: false, reason: 'invalid', detail: `acknowledges ${message.index} beyond our log` }
+        }
+        this.handleAppendResponse(from, message)
         return ok
       case 'heartbeat-response':
-        if (this.role === 'leader') this.handleHeartbeatResponse(from, message)
+        if (this.role !== 'leader') return ok
+        if (message.round > this.heartbeatRound) {
+          return {
+            ok: false,
+            reason: 'invalid',
+            detail: `answers heartbeat round ${message.round} never sent`,
+          }
+        }
+        this.handleHeartbeatResponse(from, message)
         return ok
       case 'snapshot-response':
         if (this.role === 'leader') this.handleSnapshotResponse(from, message)
         return ok
       case 'timeout-now':
+        if (from !== this.leader)
+          return { ok: false, reason: 'invalid', detail: 'timeout-now from a non-leader' }
         if (this.role === 'follower' && this.promotable()) this.campaign('transfer')
         return ok
     }
