@@ -1,7 +1,17 @@
 import type { FileHandle } from 'node:fs/promises'
 import { mkdir, open, readFile, readdir, rename, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { HardState, LogEntry, LogState, LogStore, LogWrite, Logger } from '@socketcloud/core'
+import type {
+  Counter,
+  HardState,
+  Histogram,
+  LogEntry,
+  LogState,
+  LogStore,
+  LogWrite,
+  Logger,
+  Metrics,
+} from '@socketcloud/core'
 import {
   DecodeError,
   LimitExceededError,
@@ -9,6 +19,7 @@ import {
   assert,
   checkLimit,
   noopLogger,
+  noopMetrics,
   utf8Encode,
 } from '@socketcloud/core'
 import { LogModel } from './core/log-model'
@@ -27,6 +38,32 @@ export interface FileLogStoreInit {
   /** Bytes accepted but not yet written to the file; further writes wait their turn. @default 64 MiB */
   readonly queuedBytesMax?: number
   readonly logger?: Logger
+  /** `socketcloud_storage_log_fsyncs_total`, `..._bytes_written_total`, `..._fsync_seconds`. */
+  readonly metrics?: Metrics
+}
+
+interface LogMetrics {
+  readonly fsyncs: Counter
+  readonly bytesWritten: Counter
+  readonly fsyncSeconds: Histogram
+}
+
+function createLogMetrics(metrics: Metrics): LogMetrics {
+  return {
+    fsyncs: metrics.counter({
+      name: 'socketcloud_storage_log_fsyncs_total',
+      help: 'fdatasync calls on log segments',
+    }),
+    bytesWritten: metrics.counter({
+      name: 'socketcloud_storage_log_bytes_written_total',
+      help: 'bytes written to log segments',
+    }),
+    fsyncSeconds: metrics.histogram({
+      name: 'socketcloud_storage_log_fsync_seconds',
+      help: 'duration of one fdatasync of a log segment',
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    }),
+  }
 }
 
 /** What the open-time scan found and cut off. */
@@ -103,6 +140,7 @@ export class FileLogStore implements LogStore {
   private readonly recordBytesMax: number
   private readonly queuedBytesMax: number
   private readonly logger: Logger
+  private readonly metrics: LogMetrics
   private readonly model: LogModel
   private openState: LogState | null
 
@@ -133,7 +171,7 @@ export class FileLogStore implements LogStore {
 
   private constructor(state: {
     directory: string
-    init: Required<Omit<FileLogStoreInit, 'logger'>> & { logger: Logger }
+    init: Required<Omit<FileLogStoreInit, 'logger' | 'metrics'>> & { logger: Logger; metrics: Metrics }
     model: LogModel
     openState: LogState
     recovery: LogRecovery
@@ -148,6 +186,7 @@ export class FileLogStore implements LogStore {
     this.recordBytesMax = state.init.recordBytesMax
     this.queuedBytesMax = state.init.queuedBytesMax
     this.logger = state.init.logger
+    this.metrics = createLogMetrics(state.init.metrics)
     this.model = state.model
     this.openState = state.openState
     this.recovery = state.recovery
@@ -183,6 +222,7 @@ export class FileLogStore implements LogStore {
       ),
       queuedBytesMax: checkLimit('queuedBytesMax', init.queuedBytesMax ?? FILE_LOG_DEFAULTS.queuedBytesMax),
       logger: init.logger ?? noopLogger,
+      metrics: init.metrics ?? noopMetrics,
     }
     try {
       await mkdir(directory, { recursive: true })
@@ -335,9 +375,12 @@ export class FileLogStore implements LogStore {
   private async shutdown(): Promise<void> {
     this.closed = true
     try {
-      await this.drain()
-      await this.deletion
-      await this.syncActive()
+      // A failed store has nothing more to make durable; its callers already have the error.
+      if (this.failure === null) {
+        await this.drain()
+        await this.deletion
+        await this.syncActive()
+      }
     } finally {
       await this.handle.close()
     }
@@ -531,11 +574,13 @@ export class FileLogStore implements LogStore {
     this.physicalPosition += bytes.length
     this.physicalDirty = true
     this.stats.bytesWritten += bytes.length
+    this.metrics.bytesWritten.inc({}, bytes.length)
   }
 
   private async syncActive(): Promise<void> {
     if (!this.physicalDirty) return
     const path = join(this.directory, segmentName(this.physicalSequence))
+    const started = performance.now()
     try {
       await this.handle.datasync()
     } catch (thrown) {
@@ -543,6 +588,8 @@ export class FileLogStore implements LogStore {
     }
     this.physicalDirty = false
     this.stats.syncs++
+    this.metrics.fsyncs.inc()
+    this.metrics.fsyncSeconds.observe({}, (performance.now() - started) / 1000)
   }
 
   private async rotate(sequence: number, header: Uint8Array): Promise<void> {

@@ -4,11 +4,11 @@
  * concurrent syncs share fsyncs, and misuse is refused with typed errors.
  * Method: write through the public API, close, reopen from the same directory and compare `load()`.
  */
-import { readFile, readdir, truncate } from 'node:fs/promises'
+import { readFile, readdir, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { LogEntry } from '@socketcloud/core'
-import { LimitExceededError, StorageError } from '@socketcloud/core'
+import { LimitExceededError, MemoryMetrics, StorageError } from '@socketcloud/core'
 import { FileLogStore } from '@socketcloud/storage'
 import { TempDirs } from './temp-dir'
 
@@ -128,13 +128,17 @@ describe('FileLogStore', () => {
     await store.close()
   })
 
-  it('merges concurrent sync writes into a few fsyncs (group commit)', async () => {
-    let store = await FileLogStore.open(await dirs.make())
+  it('merges concurrent sync writes into a few fsyncs (group commit), and counts them in metrics', async () => {
+    const metrics = new MemoryMetrics()
+    let store = await FileLogStore.open(await dirs.make(), { metrics })
     const writes: Promise<void>[] = []
     for (let index = 1; index <= 100; index++)
       writes.push(store.write({ entries: [entry(index, 1)] }, { sync: true }))
     await Promise.all(writes)
     expect(store.stats.syncs).toBeLessThanOrEqual(3)
+    expect(metrics.total('socketcloud_storage_log_fsyncs_total')).toBe(store.stats.syncs)
+    expect(metrics.observations('socketcloud_storage_log_fsync_seconds')).toHaveLength(store.stats.syncs)
+    expect(metrics.total('socketcloud_storage_log_bytes_written_total')).toBe(store.stats.bytesWritten)
     store = await reopen(store)
     expect((await store.load()).entries).toEqual(range(1, 100, 1))
     await store.close()
@@ -206,5 +210,21 @@ describe('FileLogStore compaction floor', () => {
     })
     await reopened.write({ entries: [entry(21, 2)] }, { sync: true })
     await reopened.close()
+  })
+})
+
+describe('FileLogStore I/O failure', () => {
+  it('rejects the failed write and every later call with the same IO_ERROR, and still closes', async () => {
+    const directory = await dirs.make()
+    const store = await FileLogStore.open(directory, { segmentBytesMax: 256 })
+    await store.write({ entries: [entry(1, 1, 100)] }, { sync: true })
+    // The directory disappears under the store: the next rotation cannot create its segment.
+    await rm(directory, { recursive: true, force: true })
+    const failed = store.write({ entries: range(2, 6, 1, 100) }, { sync: true })
+    await expect(failed).rejects.toMatchObject({ code: 'IO_ERROR', context: { operation: 'create segment' } })
+    const error = await failed.catch((thrown: unknown) => thrown)
+    await expect(store.write({ entries: [entry(7, 1)] }, { sync: false })).rejects.toBe(error)
+    await expect(store.compact(1, 1)).rejects.toBe(error)
+    await store.close()
   })
 })
