@@ -1,7 +1,7 @@
 // Goal: the scheduler runs events in (time, scheduling order), virtual clocks read and schedule on
 // virtual time, invariants and failures carry the seed, and async runners settle promise chains.
 import { describe, expect, it } from 'vitest'
-import { Simulation, SimulationError } from './index'
+import { SimRandom, Simulation, SimulationError, runSeeds } from './index'
 
 describe('Simulation scheduler', () => {
   it('runs events by virtual time, then by scheduling order for ties', () => {
@@ -99,6 +99,39 @@ describe('Simulation scheduler', () => {
     const sim = new Simulation({ seed: 1 })
     sim.schedule(1, 'nested', () => sim.runFor(1))
     expect(() => sim.runFor(2)).toThrow(/inside an event/)
+  })
+})
+
+describe('Simulation scheduler against a reference', () => {
+  it('runs random schedules with cancellations in exactly (time, sequence) order', async () => {
+    await runSeeds('scheduler order', { count: 20 }, (seed) => {
+      const random = new SimRandom(seed)
+      const sim = new Simulation({ seed })
+      const expected: { timeMs: number; sequence: number }[] = []
+      const ran: number[] = []
+      let sequence = 0
+      const handles: { cancel(): void; sequence: number }[] = []
+      for (let i = 0; i < 500; i++) {
+        const delay = random.chance(0.3) ? random.nextInt(5) : random.between(0, 100)
+        const mine = sequence++
+        const handle = sim.schedule(delay, `e${mine}`, () => ran.push(mine))
+        handles.push({ cancel: () => handle.cancel(), sequence: mine })
+        expected.push({ timeMs: delay, sequence: mine })
+      }
+      const cancelled = new Set<number>()
+      for (const handle of random.shuffle(handles).slice(0, 100)) {
+        handle.cancel()
+        cancelled.add(handle.sequence)
+      }
+      expect(sim.pendingEvents).toBe(400)
+      sim.runFor(200)
+      const order = expected
+        .filter((event) => !cancelled.has(event.sequence))
+        .sort((a, b) => a.timeMs - b.timeMs || a.sequence - b.sequence)
+        .map((event) => event.sequence)
+      expect(ran).toEqual(order)
+      expect(sim.pendingEvents).toBe(0)
+    })
   })
 })
 

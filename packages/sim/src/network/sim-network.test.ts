@@ -113,6 +113,44 @@ describe('SimNetwork per-link faults', () => {
     expect(values(c, 1)).toEqual([0, 0])
   })
 
+  it('an aborted dial rejects and leaves no connection behind on the dialler', async () => {
+    const sim = new Simulation({ seed: 1 })
+    const network = new SimNetwork(sim, { latencyMs: 10 })
+    const [a, b] = [network.endpoint(simNodeId('a')), network.endpoint(simNodeId('b'))]
+    await b.listen('mem://b')
+    const controller = new AbortController()
+    const dial = a.dial('mem://b', { signal: controller.signal }).catch((error: unknown) => error)
+    await sim.runForAsync(5)
+    controller.abort()
+    expect(await dial).toMatchObject({ code: 'CONNECTION_CLOSED' })
+    await sim.runForAsync(50)
+    expect(a.connectedPeers()).toEqual([])
+    expect(b.connectedPeers()).toEqual([])
+  })
+
+  it('a dial given up after the listener accepted closes the half-open connection', async () => {
+    const sim = new Simulation({ seed: 1 })
+    const network = new SimNetwork(sim, { latencyMs: 10 })
+    const [a, b] = [network.endpoint(simNodeId('a')), network.endpoint(simNodeId('b'))]
+    const seen: string[] = []
+    b.events.on('peer:connect', () => seen.push('connect'))
+    b.events.on('peer:disconnect', () => seen.push('disconnect'))
+    await b.listen('mem://b')
+    const controller = new AbortController()
+    const dial = a.dial('mem://b', { signal: controller.signal }).catch((error: unknown) => error)
+    await sim.runForAsync(15)
+    expect(b.connectedPeers().length).toBe(1)
+    controller.abort()
+    expect(await dial).toMatchObject({ code: 'CONNECTION_CLOSED' })
+    await sim.runForAsync(50)
+    expect(a.connectedPeers()).toEqual([])
+    expect(b.connectedPeers()).toEqual([])
+    expect(seen).toEqual(['connect', 'disconnect'])
+    const again = a.dial('mem://b')
+    await sim.runForAsync(50)
+    expect((await again).equals(b.localId)).toBe(true)
+  })
+
   it('refuses a dial to itself', async () => {
     const sim = new Simulation({ seed: 1 })
     const network = new SimNetwork(sim)

@@ -253,16 +253,18 @@ export class SimNetwork {
           return
         }
         this.sendControl(listener, dialer, 'ack', () => {
-          if (settled) return
-          if (!dialer.isOpen || !this.pairIsCurrent(connection)) {
-            // The dialer died or the connection ended while the answer travelled: it is torn down.
-            if (dialer.isOpen) {
-              settle({
-                error: new TransportError('CONNECTION_CLOSED', `connection to ${url} closed during dial`),
-              })
-            } else if (this.pairIsCurrent(connection)) {
-              this.leave(dialer, connection, undefined, true)
-            }
+          const alreadyJoined = dialer.connections.get(listener.localId.hex) === connection
+          if (settled || !dialer.isOpen) {
+            // The dial was given up (timeout, abort) or the dialer died while the answer travelled:
+            // close the half-open connection so the listener does not keep it forever.
+            if (!alreadyJoined && this.pairIsCurrent(connection))
+              this.leave(dialer, connection, undefined, false)
+            return
+          }
+          if (!this.pairIsCurrent(connection)) {
+            settle({
+              error: new TransportError('CONNECTION_CLOSED', `connection to ${url} closed during dial`),
+            })
             return
           }
           dialer.joined(connection, 'outbound')
