@@ -141,6 +141,8 @@ interface MonitoredPeer {
   lastAckedSeq: number
   /** When someone else last reached this peer for us (indirect ack). */
   indirectAckAtMs: number | undefined
+  /** Until when the last batch of indirect probes may still be answered. */
+  indirectDeadlineMs: number
 }
 
 interface PendingIndirectProbe {
@@ -433,7 +435,7 @@ export class Membership {
     for (const [hex, peer] of this.monitored) {
       const record = this.records.get(hex)!
       this.ping(record)
-      if (peer.level !== 'healthy' && record.status === 'alive') this.probeIndirectly(record, nowMs)
+      if (peer.level !== 'healthy' && record.status === 'alive') this.probeIndirectly(record, peer, nowMs)
     }
   }
 
@@ -460,9 +462,12 @@ export class Membership {
     }
   }
 
-  /** Asks up to `indirectProbes` random alive members to ping `target` for us. */
-  private probeIndirectly(target: MemberRecord, nowMs: number): void {
-    if (this.indirectProbes === 0) return
+  /**
+   * Asks up to `indirectProbes` random alive members to ping `target` for us, unless a previous
+   * batch is still within its deadline (two periods).
+   */
+  private probeIndirectly(target: MemberRecord, peer: MonitoredPeer, nowMs: number): void {
+    if (this.indirectProbes === 0 || nowMs < peer.indirectDeadlineMs) return
     const relays = this.activeRecords().filter(
       (record) => record !== this.self && record !== target && record.status === 'alive',
     )
@@ -481,6 +486,7 @@ export class Membership {
         expiresAtMs: nowMs + 2 * this.heartbeatIntervalMs,
       })
       this.stats.indirectProbesSent += 1
+      peer.indirectDeadlineMs = nowMs + 2 * this.heartbeatIntervalMs
       this.send(relay.id, { type: 'ping-req', seq, target: target.id, gossip: this.piggyback(relay) })
     }
   }
@@ -670,9 +676,14 @@ export class Membership {
           phi,
           silentForMs: nowMs - (peer.detector.lastHeartbeatAt ?? peer.monitoredSinceMs),
         })
+        const wasHealthy = peer.level === 'healthy'
         peer.level = level
+        // Ask others at once rather than at the next round, so their answer can arrive before
+        // phi reaches the failure threshold.
+        if (wasHealthy && record.status === 'alive') this.probeIndirectly(record, peer, nowMs)
       }
-      if (level === 'failed' && !this.reachedIndirectly(peer, nowMs)) {
+      // SWIM suspects only once the indirect probes have had their chance: none pending, none fresh.
+      if (level === 'failed' && nowMs >= peer.indirectDeadlineMs && !this.reachedIndirectly(peer, nowMs)) {
         this.suspect(this.records.get(hex)!, nowMs)
       }
     }
@@ -727,6 +738,7 @@ export class Membership {
           level: 'healthy',
           lastAckedSeq: this.seq,
           indirectAckAtMs: undefined,
+          indirectDeadlineMs: Number.NEGATIVE_INFINITY,
         })
       }
     }
