@@ -12,6 +12,13 @@ export interface ConsensusRuntimeInit {
   readonly pendingRequestsMax?: number
   /** Requests forwarded to this node by followers and not yet answered; beyond it they get OVERLOADED. @default 10000 */
   readonly forwardedRequestsMax?: number
+  /**
+   * Hold every engine input (messages, ticks, proposals) while a Ready is being persisted, for engines
+   * that cannot take inputs between `ready()` and `advance()`. Engines built like etcd's raft (every
+   * Ready hands its contents over at `ready()`, as `@socketcloud/consensus-raft` does) take them at
+   * once, which lets acknowledgements and new proposals overlap the fsync. @default false
+   */
+  readonly deferInputsDuringReady?: boolean
   /** Inbound messages held while a Ready is persisted; beyond it they are dropped and counted. @default 10000 */
   readonly inboxMessagesMax?: number
   /** Largest command or query, in bytes; larger ones fail with PROPOSAL_TOO_LARGE. @default 1 MiB */
@@ -36,6 +43,7 @@ export const DEFAULT_RUNTIME_INIT: ResolvedRuntimeInit = Object.freeze({
   forwardRetryMs: 1_000,
   pendingRequestsMax: 10_000,
   forwardedRequestsMax: 10_000,
+  deferInputsDuringReady: false,
   inboxMessagesMax: 10_000,
   proposalBytesMax: 1024 * 1024,
   snapshotBytesMax: 1024 * 1024 * 1024,
@@ -45,6 +53,11 @@ export const DEFAULT_RUNTIME_INIT: ResolvedRuntimeInit = Object.freeze({
   sessionExpiryMs: 3_600_000,
 })
 
+function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(`${name} must be a boolean`, { option: name, value })
+  return value
+}
+
 export function resolveRuntimeInit(init: ConsensusRuntimeInit): ResolvedRuntimeInit {
   const merged = { ...DEFAULT_RUNTIME_INIT, ...init }
   const resolved: ResolvedRuntimeInit = {
@@ -53,6 +66,7 @@ export function resolveRuntimeInit(init: ConsensusRuntimeInit): ResolvedRuntimeI
     forwardRetryMs: checkNumber('forwardRetryMs', merged.forwardRetryMs, 1),
     pendingRequestsMax: checkLimit('pendingRequestsMax', merged.pendingRequestsMax),
     forwardedRequestsMax: checkLimit('forwardedRequestsMax', merged.forwardedRequestsMax),
+    deferInputsDuringReady: checkBoolean('deferInputsDuringReady', merged.deferInputsDuringReady),
     inboxMessagesMax: checkLimit('inboxMessagesMax', merged.inboxMessagesMax),
     proposalBytesMax: checkLimit('proposalBytesMax', merged.proposalBytesMax),
     snapshotBytesMax: checkLimit('snapshotBytesMax', merged.snapshotBytesMax),

@@ -181,7 +181,10 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private snapshotIndex = 0
   private lastStatus: EngineStatus | null = null
   private readonly peerIds = new Map<ReplicaId, NodeId>()
-  /** True between `engine.ready()` and `engine.advance()`: engine inputs wait in `deferred` meanwhile. */
+  /**
+   * True between `engine.ready()` and `engine.advance()` when the engine asked for its inputs to wait
+   * (`deferInputsDuringReady`); they then queue in `inbox`/`deferred` and are fed after `advance`.
+   */
   private insideReady = false
   private readonly inbox: Array<{
     readonly peer: ReplicaId
@@ -673,7 +676,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.loopRequested = false
       if (!this.engine.hasReady()) return
       const ready = this.engine.ready()
-      this.insideReady = true
+      this.insideReady = this.init.deferInputsDuringReady
       try {
         await this.handleReady(ready)
       } finally {

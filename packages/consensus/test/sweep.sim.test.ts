@@ -1,4 +1,5 @@
 import { LimitExceededError } from '@socketcloud/core'
+import type { ConsensusRuntimeInit } from '../src/index'
 import { HistoryRecorder, checkLinearizable, formatHistory, runSeeds } from '@socketcloud/sim'
 import { describe, expect, it } from 'vitest'
 import { SimCluster, isDefiniteFailure, type SimNode } from './sim-cluster'
@@ -38,10 +39,10 @@ const totals: SweepTotals = {
   events: 0,
 }
 
-async function runScenario(seed: number, size: number): Promise<void> {
+async function runScenario(seed: number, size: number, runtime: ConsensusRuntimeInit = {}): Promise<void> {
   // The simulation only yields to microtasks; let the test runner's own messages through between seeds.
   await new Promise((resolve) => setImmediate(resolve))
-  const cluster = new SimCluster({ seed, size })
+  const cluster = new SimCluster({ seed, size, runtime })
   const { sim, network } = cluster
   const random = sim.random.fork()
   await cluster.startAll()
@@ -239,6 +240,11 @@ describe('ConsensusRuntime simulation sweep', () => {
   it('5-node clusters stay linearizable and lose no acknowledged write under faults', () =>
     runSeeds('consensus runtime 5-node sweep', { count: 40, firstSeed: 10_001 }, (seed) =>
       runScenario(seed, 5),
+    ))
+
+  it('3-node clusters hold the same guarantees when engine inputs wait for each Ready', () =>
+    runSeeds('consensus runtime deferred-inputs sweep', { count: 16, firstSeed: 20_001 }, (seed) =>
+      runScenario(seed, 3, { deferInputsDuringReady: true }),
     ))
 
   it('reports the sweep summary', () => {
