@@ -1,5 +1,5 @@
+import { Simulation, type SimRandom } from '@socketcloud/sim'
 import {
-  SeededRandom,
   type HardState,
   type LogEntry,
   type Ready,
@@ -10,8 +10,8 @@ import {
 import { RaftEngine, type RaftOptions, type RaftMessage, type MembershipChange } from '../../src/index'
 
 /**
- * A deterministic, synchronous cluster harness for the engine alone (no driver): virtual
- * milliseconds, a seeded network with latency, jitter (reordering), loss and duplication,
+ * A deterministic, synchronous cluster harness for the engine alone (no driver), on
+ * `@socketcloud/sim`'s `Simulation` (virtual milliseconds, one seed): a seeded network with latency, jitter (reordering), loss and duplication,
  * partitions, and crashes that lose every write not made durable by a `mustSync` Ready. It executes
  * each Ready exactly as the contract says (persist, send, apply, read, advance) and checks the Raft
  * safety properties after every Ready: election safety, log matching, leader completeness and state
@@ -59,24 +59,10 @@ export class SimNode {
   writtenHardState: HardState | null = null
   appliedIndex = 0
   stateHash = 0
-  nextTickAt: number
   readonly reads: ReadState[] = []
   readonly dropped: string[] = []
 
-  constructor(
-    readonly id: ReplicaId,
-    tickPhase: number,
-  ) {
-    this.nextTickAt = tickPhase
-  }
-}
-
-interface InFlight {
-  deliverAt: number
-  sequence: number
-  from: ReplicaId
-  to: ReplicaId
-  message: RaftMessage
+  constructor(readonly id: ReplicaId) {}
 }
 
 export class InvariantViolation extends Error {}
@@ -99,13 +85,12 @@ function decodeState(bytes: Uint8Array): { index: number; hash: number } {
 }
 
 export class Cluster {
-  readonly random: SeededRandom
+  readonly sim: Simulation
+  readonly random: SimRandom
   readonly nodes = new Map<ReplicaId, SimNode>()
   readonly ids: ReplicaId[]
   readonly initialVoters: ReplicaId[]
-  now = 0
   faults: FaultOptions
-  private readonly queue: InFlight[] = []
   private sequence = 0
   private readonly blocked = new Set<string>()
   private readonly tickMs: number
@@ -122,7 +107,8 @@ export class Cluster {
   readonly stats = { delivered: 0, dropped: 0, duplicated: 0, readys: 0, checks: 0, crashes: 0, elections: 0 }
 
   constructor(readonly options: ClusterOptions) {
-    this.random = new SeededRandom(options.seed)
+    this.sim = new Simulation({ seed: options.seed })
+    this.random = this.sim.random.fork()
     this.tickMs = options.tickMs ?? 10
     this.compactEveryEntries = options.compactEveryEntries ?? 0
     this.raftOptions = options.raft ?? {}
@@ -131,10 +117,22 @@ export class Cluster {
     this.ids = Array.from({ length: total }, (_, position) => `n${position + 1}`)
     this.initialVoters = this.ids.slice(0, options.voters)
     for (const id of this.ids) {
-      const node = new SimNode(id, this.random.nextInt(this.tickMs) + 1)
+      const node = new SimNode(id)
       this.nodes.set(id, node)
       this.boot(node)
+      const tick = (): void => {
+        if (node.alive) {
+          node.engine.tick()
+          this.drainNode(node)
+        }
+        this.sim.schedule(this.tickMs, 'raft.tick', tick)
+      }
+      this.sim.schedule(this.random.nextInt(this.tickMs) + 1, 'raft.tick', tick)
     }
+  }
+
+  get now(): number {
+    return this.sim.now
   }
 
   node(id: ReplicaId): SimNode {
@@ -241,52 +239,30 @@ export class Cluster {
     return result.ok
   }
 
-  /** Advances virtual time by one millisecond. */
-  stepMillisecond(): void {
-    this.now++
-    this.deliverDue()
-    for (const node of this.nodes.values()) {
-      if (node.nextTickAt <= this.now) {
-        node.nextTickAt += this.tickMs
-        if (node.alive) node.engine.tick()
-      }
-    }
-    this.drain()
-  }
-
+  /** Runs the simulation for `milliseconds`, calling `onMillisecond` once per virtual millisecond. */
   runFor(milliseconds: number, onMillisecond?: () => void): void {
-    const end = this.now + milliseconds
-    while (this.now < end) {
-      this.stepMillisecond()
-      onMillisecond?.()
+    if (onMillisecond !== undefined) {
+      const end = this.now + milliseconds
+      const everyMillisecond = (): void => {
+        onMillisecond()
+        if (this.now + 1 < end) this.sim.schedule(1, 'chaos', everyMillisecond)
+      }
+      this.sim.schedule(1, 'chaos', everyMillisecond)
     }
+    this.sim.runFor(milliseconds)
   }
 
   runUntil(predicate: () => boolean, millisecondsMax: number): boolean {
-    const end = this.now + millisecondsMax
-    while (this.now < end) {
-      if (predicate()) return true
-      this.stepMillisecond()
-    }
-    return predicate()
+    return this.sim.runUntil(predicate, { timeMsMax: millisecondsMax })
   }
 
-  private deliverDue(): void {
-    if (this.queue.length === 0) return
-    const due: InFlight[] = []
-    const rest: InFlight[] = []
-    for (const item of this.queue) (item.deliverAt <= this.now ? due : rest).push(item)
-    if (due.length === 0) return
-    this.queue.length = 0
-    this.queue.push(...rest)
-    due.sort((a, b) => a.deliverAt - b.deliverAt || a.sequence - b.sequence)
-    for (const item of due) {
-      const target = this.nodes.get(item.to)
-      if (target === undefined || !target.alive) continue
-      if (this.blocked.has(`${item.from}>${item.to}`)) continue
-      this.stats.delivered++
-      target.engine.step(item.from, item.message)
-    }
+  private deliver(from: ReplicaId, to: ReplicaId, message: RaftMessage): void {
+    const target = this.nodes.get(to)
+    if (target === undefined || !target.alive) return
+    if (this.blocked.has(`${from}>${to}`)) return
+    this.stats.delivered++
+    target.engine.step(from, message)
+    this.drainNode(target)
   }
 
   private enqueue(from: ReplicaId, to: ReplicaId, message: RaftMessage): void {
@@ -298,8 +274,17 @@ export class Cluster {
     if (copies === 2) this.stats.duplicated++
     for (let copy = 0; copy < copies; copy++) {
       const delay = this.faults.latencyMs + this.random.nextInt(this.faults.jitterMs + 1)
-      this.queue.push({ deliverAt: this.now + delay, sequence: this.sequence++, from, to, message })
+      this.sequence++
+      this.sim.schedule(delay, 'raft.deliver', () => this.deliver(from, to, message))
     }
+  }
+
+  private drainNode(node: SimNode): void {
+    for (let round = 0; round < 1000 && node.alive; round++) {
+      if (!node.engine.hasReady()) return
+      this.handleReady(node, node.engine.ready())
+    }
+    if (node.alive && node.engine.hasReady()) throw new InvariantViolation('Ready loop did not quiesce')
   }
 
   /** Runs every pending Ready of every live node to quiescence. */
