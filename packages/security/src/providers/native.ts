@@ -6,6 +6,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  generateKeyPairSync,
   randomBytes,
   sign,
   verify,
@@ -21,18 +22,23 @@ import {
   ED25519_SIGNATURE_BYTES,
   X25519_KEY_BYTES,
 } from './provider'
+import { assert } from '@socketcloud/core'
 import { isAllZero, requireLength } from './bytes'
 
-// OpenSSL takes raw 25519 keys only inside ASN.1 wrappers; these fixed DER prefixes (RFC 8410) turn
-// a 32-byte raw key into PKCS#8 (private) or SubjectPublicKeyInfo (public) without a parser.
+// OpenSSL takes a raw 25519 private key only inside an ASN.1 wrapper (JWK needs the public half
+// too); this fixed DER prefix (RFC 8410) turns a 32-byte raw key into PKCS#8 without a parser.
+// Public keys go in as JWK, which OpenSSL 3 imports several times faster than SPKI DER.
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
 const SPKI_RAW_OFFSET = 12
 
-/** Verifying the same peers' signatures over and over is the common case; parsed keys are kept. */
+/**
+ * Parsing keys is OpenSSL's slow path (a PKCS#8 import costs more than the X25519 it enables), and
+ * the same keys come back again and again (our static key, peers' identity keys), so parsed keys are
+ * kept in small bounded caches, oldest evicted first.
+ */
 const VERIFY_KEY_CACHE_ENTRIES_MAX = 1024
+const X25519_PRIVATE_CACHE_ENTRIES_MAX = 256
 
 const HASH_NAMES: Readonly<Record<HashAlgorithm, string>> = { SHA256: 'sha256', BLAKE2b: 'blake2b512' }
 
@@ -45,31 +51,49 @@ function privateKeyObject(prefix: Buffer, raw: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([prefix, raw]), format: 'der', type: 'pkcs8' })
 }
 
-function publicKeyObject(prefix: Buffer, raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([prefix, raw]), format: 'der', type: 'spki' })
-}
-
 function rawPublicKey(key: KeyObject): Uint8Array {
   const der = createPublicKey(key).export({ format: 'der', type: 'spki' })
   return toPlain(der.subarray(SPKI_RAW_OFFSET))
 }
 
+function base64Url(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+}
+
+/** JWK import is several times cheaper than SPKI DER in OpenSSL 3. */
+function jwkPublicKey(curve: 'Ed25519' | 'X25519', raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: curve, x: base64Url(raw) }, format: 'jwk' })
+}
+
+class BoundedCache<V> {
+  private readonly entries = new Map<string, V>()
+  constructor(private readonly entriesMax: number) {}
+
+  get(key: string): V | undefined {
+    return this.entries.get(key)
+  }
+
+  set(key: string, value: V): void {
+    if (this.entries.size >= this.entriesMax) {
+      const oldest = this.entries.keys().next()
+      if (!oldest.done) this.entries.delete(oldest.value)
+    }
+    this.entries.set(key, value)
+  }
+}
+
 class VerifyKeyCache {
-  private readonly keys = new Map<string, KeyObject | null>()
+  private readonly keys = new BoundedCache<KeyObject | null>(VERIFY_KEY_CACHE_ENTRIES_MAX)
 
   get(publicKey: Uint8Array): KeyObject | null {
-    const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64')
+    const id = base64Url(publicKey)
     let key = this.keys.get(id)
     if (key === undefined) {
       try {
-        key = publicKeyObject(ED25519_SPKI_PREFIX, publicKey)
+        key = jwkPublicKey('Ed25519', publicKey)
       } catch {
         // A point that does not decode can never verify; remember that too.
         key = null
-      }
-      if (this.keys.size >= VERIFY_KEY_CACHE_ENTRIES_MAX) {
-        const oldest = this.keys.keys().next()
-        if (!oldest.done) this.keys.delete(oldest.value)
       }
       this.keys.set(id, key)
     }
@@ -77,9 +101,40 @@ class VerifyKeyCache {
   }
 }
 
+interface ParsedX25519 {
+  readonly privateKey: KeyObject
+  readonly publicKey: Uint8Array
+}
+
+class X25519KeyCache {
+  private readonly keys = new BoundedCache<ParsedX25519>(X25519_PRIVATE_CACHE_ENTRIES_MAX)
+
+  get(privateKey: Uint8Array): ParsedX25519 {
+    const id = base64Url(privateKey)
+    let parsed = this.keys.get(id)
+    if (!parsed) {
+      const key = privateKeyObject(X25519_PKCS8_PREFIX, privateKey)
+      parsed = { privateKey: key, publicKey: rawPublicKey(key) }
+      this.keys.set(id, parsed)
+    }
+    return parsed
+  }
+
+  generate(): { privateKey: Uint8Array; publicKey: Uint8Array } {
+    const pair = generateKeyPairSync('x25519')
+    const jwk = pair.privateKey.export({ format: 'jwk' })
+    assert(typeof jwk.d === 'string' && typeof jwk.x === 'string', 'x25519 JWK export has d and x')
+    const privateKey = toPlain(Buffer.from(jwk.d, 'base64url'))
+    const publicKey = toPlain(Buffer.from(jwk.x, 'base64url'))
+    this.keys.set(base64Url(privateKey), { privateKey: pair.privateKey, publicKey })
+    return { privateKey, publicKey: Uint8Array.from(publicKey) }
+  }
+}
+
 /** `node:crypto` (OpenSSL). Available on Node 20+; the fastest provider by a wide margin. */
 export function createNativeCryptoProvider(): CryptoProvider {
   const verifyKeys = new VerifyKeyCache()
+  const x25519Keys = new X25519KeyCache()
   return {
     name: 'native',
 
@@ -115,9 +170,13 @@ export function createNativeCryptoProvider(): CryptoProvider {
       }
     },
 
+    x25519GenerateKeyPair() {
+      return x25519Keys.generate()
+    },
+
     x25519PublicKey(privateKey) {
       requireLength(privateKey, X25519_KEY_BYTES, 'x25519 private key')
-      return rawPublicKey(privateKeyObject(X25519_PKCS8_PREFIX, privateKey))
+      return Uint8Array.from(x25519Keys.get(privateKey).publicKey)
     },
 
     x25519(privateKey, publicKey) {
@@ -125,8 +184,8 @@ export function createNativeCryptoProvider(): CryptoProvider {
       requireLength(publicKey, X25519_KEY_BYTES, 'x25519 public key')
       try {
         const shared = diffieHellman({
-          privateKey: privateKeyObject(X25519_PKCS8_PREFIX, privateKey),
-          publicKey: publicKeyObject(X25519_SPKI_PREFIX, publicKey),
+          privateKey: x25519Keys.get(privateKey).privateKey,
+          publicKey: jwkPublicKey('X25519', publicKey),
         })
         return isAllZero(shared) ? undefined : toPlain(shared)
       } catch {

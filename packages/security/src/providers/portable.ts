@@ -63,6 +63,11 @@ export function createPortableCryptoProvider(): CryptoProvider {
       }
     },
 
+    x25519GenerateKeyPair() {
+      const privateKey = secureRandom(X25519_KEY_BYTES)
+      return { privateKey, publicKey: x25519.getPublicKey(privateKey) }
+    },
+
     x25519PublicKey(privateKey) {
       requireLength(privateKey, X25519_KEY_BYTES, 'x25519 private key')
       return x25519.getPublicKey(privateKey)

@@ -25,6 +25,8 @@ export interface CryptoProvider {
   /** RFC 8032 strict verification (canonical S and point encodings); false for any malformed input. */
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
 
+  /** A fresh X25519 key pair (Noise ephemeral keys); native keeps the parsed key for the DH calls that follow. */
+  x25519GenerateKeyPair(): { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array }
   /** X25519 public key for a 32-byte private key (RFC 7748 clamping applied). */
   x25519PublicKey(privateKey: Uint8Array): Uint8Array
   /** X25519(privateKey, publicKey); the 32-byte shared secret, or undefined when it would be all zero. */

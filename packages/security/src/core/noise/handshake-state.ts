@@ -18,8 +18,7 @@ export interface KeyPair {
 
 /** Generates an X25519 key pair from the provider's secure randomness. */
 export function generateKeyPair(provider: CryptoProvider): KeyPair {
-  const privateKey = provider.randomBytes(DH_BYTES)
-  return { privateKey, publicKey: provider.x25519PublicKey(privateKey) }
+  return provider.x25519GenerateKeyPair()
 }
 
 /** Builds a key pair from a known private key (test vectors, derived statics). */
