@@ -11,7 +11,8 @@ import { defineBenchmark } from '../src/harness'
 
 /**
  * The deterministic simulator's own speed: bare scheduler events per second (1,000 concurrent
- * self-rescheduling timers), simulated network messages per second (5 nodes, jitter and faults on,
+ * self-rescheduling timers), the same through the async runner (which yields to microtasks after
+ * every event), simulated network messages per second (5 nodes, jitter and faults on,
  * so every message costs its fault draws, a delivery event and a trace-hash update), and the
  * linearizability checker on histories from an atomic register. Baseline in the same run: calling
  * the same callbacks directly from an array, i.e. the cost of the work without any scheduling.
@@ -113,6 +114,16 @@ export default defineBenchmark({
       return scheduler.sim.eventsExecuted - before
     })
 
+    const asyncScheduler = schedulerWorkload()
+    const asyncCase = await ctx.measureThroughput(
+      'async runner events (1,000 timers, 64 microtask turns)',
+      async () => {
+        const before = asyncScheduler.sim.eventsExecuted
+        await asyncScheduler.sim.runForAsync(20)
+        return asyncScheduler.sim.eventsExecuted - before
+      },
+    )
+
     const { sim, network, send } = await networkWorkload()
     const networkCase = await ctx.measureThroughput('network messages delivered (5 nodes, faults on)', () => {
       const before = network.stats.delivered
@@ -145,7 +156,7 @@ export default defineBenchmark({
 
     return {
       name: 'sim',
-      cases: [schedulerCase, networkCase, checkerCase],
+      cases: [schedulerCase, asyncCase, networkCase, checkerCase],
       baseline: { 'direct calls': [baselineCase] },
       notes: [
         `scheduler counter ${scheduler.counter.value}; network stats ${JSON.stringify(network.stats)}`,
