@@ -312,25 +312,14 @@ export class Membership {
     return this.self.incarnation
   }
 
+  /** This node's view: every member it knows, itself included, in the order it learnt of them. */
   members(): MemberView[] {
-    return [...this.records.values()].map(toUpdate).map((update) => ({
-      id: update.member,
-      status: update.status,
-      incarnation: update.incarnation,
-      upNumber: update.upNumber,
-    }))
+    return [...this.records.values()].map(toView)
   }
 
   member(id: NodeId): MemberView | undefined {
     const record = this.records.get(id.hex)
-    return (
-      record && {
-        id: record.id,
-        status: record.status,
-        incarnation: record.incarnation,
-        upNumber: record.upNumber,
-      }
-    )
+    return record && toView(record)
   }
 
   /** Peers this node currently monitors with a phi detector. */
@@ -762,6 +751,10 @@ export class Membership {
     this.output = { messages: [], events: [] }
     return output
   }
+}
+
+function toView(record: MemberRecord): MemberView {
+  return { id: record.id, status: record.status, incarnation: record.incarnation, upNumber: record.upNumber }
 }
 
 function toUpdate(record: MemberRecord): MemberUpdate {
