@@ -328,6 +328,10 @@ export class TransportManager implements Transport {
     if (this.closing) return undefined
     if (this.connections.size >= this.options.connectionsMax) {
       this.metrics.connectionsRefused.inc({ protocol: link.protocol, reason: 'CONNECTIONS_EXHAUSTED' })
+      this.components.logger.warn(
+        { address: link.remoteAddress },
+        'refused a connection: connectionsMax reached',
+      )
       this.events.emit('error', {
         error: new TransportError(
           'CONNECTIONS_EXHAUSTED',
@@ -397,13 +401,15 @@ export class TransportManager implements Transport {
       return session
     } catch (thrown) {
       const error = asTransportError(thrown, 'HANDSHAKE_FAILED', connection.address)
-      if (connection.state !== 'closed') {
+      // A connection this node is closing anyway (shutdown, hang-up) is not a handshake failure.
+      if (connection.state !== 'closed' && !connection.retired) {
         this.metrics.handshakeFailures.inc({ protocol: connection.protocol, reason: error.code })
+        this.components.logger.warn({ address: connection.address, code: error.code }, 'handshake failed')
         if (connection.direction === 'inbound')
           this.events.emit('error', { error, address: connection.address })
-        connection.retired = true
-        connection.fail(error)
       }
+      connection.retired = true
+      connection.fail(error)
       throw error
     } finally {
       timer.cancel()
@@ -460,6 +466,10 @@ export class TransportManager implements Transport {
     this.connections.delete(connection)
     this.reportInbound(connection)
     if (error && isBoundaryError(error)) {
+      this.components.logger.warn(
+        { address: connection.address, code: error.code, reason: error.context.reason },
+        'closed a connection that sent bad input',
+      )
       if (error.code === 'BAD_FRAME') {
         this.metrics.badFrames.inc({
           protocol: connection.protocol,

@@ -264,8 +264,9 @@ export class UdpTransport implements Transport {
       return
     }
     if (datagram.kind === 'bye') {
-      // The peer hung up or shut down on purpose: forget it, and do not re-dial it.
-      this.dropPeer(datagram.sender.hex, undefined)
+      // The peer hung up or shut down. As with a stream connection the remote closed cleanly, a peer
+      // this node dialed is re-dialed (it may be restarting); the others are simply forgotten.
+      this.dropPeer(datagram.sender.hex, undefined, true)
       return
     }
     const direction: ConnectionDirection = datagram.kind === 'hello-ack' ? 'outbound' : 'inbound'
@@ -513,7 +514,7 @@ export class UdpTransport implements Transport {
     }
   }
 
-  private dropPeer(key: string, error: TransportError | undefined): void {
+  private dropPeer(key: string, error: TransportError | undefined, redial = error !== undefined): void {
     const peer = this.peers.get(key)
     if (!peer) return
     this.peers.delete(key)
@@ -521,7 +522,7 @@ export class UdpTransport implements Transport {
     this.metrics.connectionsOpen.dec({ protocol: 'udp' })
     this.events.emit('peer:disconnect', error ? { peer: peer.id, error } : { peer: peer.id })
     const intent = this.intents.get(key)
-    if (intent && error && !this.closed && this.options.reconnect) this.scheduleReconnect(intent)
+    if (intent && redial && !this.closed && this.options.reconnect) this.scheduleReconnect(intent)
   }
 
   private scheduleReconnect(intent: UdpIntent): void {
