@@ -1,5 +1,5 @@
 import { Codec, NodeId, SeededRandom } from '@socketcloud/core'
-import { Simulation } from '@socketcloud/sim'
+import { Simulation, seedsToRun } from '@socketcloud/sim'
 import type { SimRandom } from '@socketcloud/sim'
 import { Membership, decodeMembershipMessage, encodeMembershipMessage } from '../../src/index'
 import type { MembershipEvent, MembershipInit, MembershipOutput } from '../../src/index'
@@ -184,10 +184,7 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }
 
-/** Seed list from SIM_SEED (one replay) or SIM_SEEDS (count) with a default. */
+/** Seeds to sweep: SIM_SEED replays one, SIM_SEEDS sets the count (the simulator's own rules). */
 export function seeds(defaultCount: number): number[] {
-  const replay = process.env['SIM_SEED']
-  if (replay !== undefined) return [Number(replay)]
-  const count = Number(process.env['SIM_SEEDS'] ?? defaultCount)
-  return Array.from({ length: count }, (_, index) => index + 1)
+  return seedsToRun({ count: defaultCount })
 }
