@@ -62,17 +62,25 @@ async function networkWorkload(): Promise<{ sim: Simulation; network: SimNetwork
   return { sim, network, send }
 }
 
+/** One client's operation in flight: invoked, then takes effect, then completes. */
+interface Slot {
+  id: number
+  kind: string
+  key: string
+  value: string
+  effected: boolean
+  out?: unknown
+}
+
 /** A history of `clients` × `perClient` operations on 3 keys, linearizable by construction. */
 function registerHistory(seed: number, clients: number, perClient: number): HistoryEntry[] {
   const random = new SimRandom(seed)
   let now = 0
   const recorder = new HistoryRecorder({ now: () => now })
   const state = new Map<string, string | null>()
-  const open: { id: number; kind: string; key: string; value: string; effected: boolean; out?: unknown }[] =
-    []
   const remaining = Array.from({ length: clients }, () => perClient)
   const busy = new Array<boolean>(clients).fill(false)
-  const slots: ((typeof open)[number] | undefined)[] = new Array(clients)
+  const slots: (Slot | undefined)[] = new Array(clients)
   while (remaining.some((n) => n > 0) || busy.some(Boolean)) {
     now += random.between(0, 1)
     const client = random.nextInt(clients)
