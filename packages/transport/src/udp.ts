@@ -185,13 +185,13 @@ export class UdpTransport implements Transport {
       })
     }
     for (const key of [...this.peers.keys()]) this.dropPeer(key, undefined)
-    const sockets = [...this.sockets.map((entry) => entry.socket)]
-    for (const pending of this.ephemeral.values()) sockets.push(await pending.catch(() => undefined as never))
+    const sockets = this.sockets.map((entry) => entry.socket)
+    // An ephemeral socket whose bind failed was never opened; its dial already reported the failure.
+    const ephemeral = await Promise.allSettled(this.ephemeral.values())
+    for (const outcome of ephemeral) if (outcome.status === 'fulfilled') sockets.push(outcome.value)
     this.sockets.length = 0
     this.ephemeral.clear()
-    await Promise.all(
-      sockets.filter(Boolean).map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))),
-    )
+    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))))
   }
 
   // receive ------------------------------------------------------------------------------------

@@ -306,3 +306,33 @@ describe('udp refuses bad datagrams and keeps serving', () => {
     if (!result.ok) expect(result.error.code).toBe('FRAME_TOO_LARGE')
   })
 })
+
+describe('udp peer table', () => {
+  it('drops datagrams from new senders beyond connectionsMax and keeps serving known peers', async () => {
+    const metrics = new MemoryMetrics()
+    const server = new UdpTransport({ localId: testNodeId(), upgrader, metrics }, { connectionsMax: 2 })
+    cleanup.push(() => server.close())
+    const address = await server.listen('udp://127.0.0.1:0')
+    server.events.on('message', ({ from, bytes }) => {
+      server.send(from, bytes)
+    })
+    const clients = Array.from(
+      { length: 4 },
+      () => new UdpTransport({ localId: testNodeId(), upgrader }, { handshakeTimeoutMs: 300 }),
+    )
+    for (const client of clients) cleanup.push(() => client.close())
+    const refused = nextEvent(server, 'error', ({ error }) => error.code === 'CONNECTIONS_EXHAUSTED')
+    const outcomes = await Promise.allSettled(clients.map((client) => client.dial(address)))
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(2)
+    await refused
+    expect(
+      metrics.value('socketcloud_transport_datagrams_dropped_total', { reason: 'PEERS_EXHAUSTED' }),
+    ).toBeGreaterThanOrEqual(2)
+    const admitted = clients.filter((_, index) => outcomes[index]!.status === 'fulfilled')
+    for (const [index, client] of admitted.entries()) {
+      const reply = nextEvent(client, 'message')
+      expect(client.send(server.localId, counterMessage(index)).ok).toBe(true)
+      expect(readCounter((await reply).bytes)).toBe(index)
+    }
+  })
+})
