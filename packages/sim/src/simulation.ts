@@ -208,11 +208,13 @@ export class Simulation implements VirtualTimeSource, CancelListener {
 
   /** Executes the next event, then the invariants; returns false when no event is pending. */
   step(): boolean {
-    const event = this.queue.peekLive()
-    if (event === undefined) return false
-    this.execute(event)
-    this.checkInvariants()
-    return true
+    return this.guardReentry(() => {
+      const event = this.queue.peekLive()
+      if (event === undefined) return false
+      this.execute(event)
+      this.checkInvariants()
+      return true
+    })
   }
 
   /** Runs every event due within the next `durationMs`, then advances the clock to the end of it. */
@@ -271,13 +273,15 @@ export class Simulation implements VirtualTimeSource, CancelListener {
 
   /** `step()` for async drivers: settles microtasks before the event and before the invariants. */
   async stepAsync(): Promise<boolean> {
-    await this.settle()
-    const event = this.queue.peekLive()
-    if (event === undefined) return false
-    this.execute(event)
-    await this.settle()
-    this.checkInvariants()
-    return true
+    return this.guardReentryAsync(async () => {
+      await this.settle()
+      const event = this.queue.peekLive()
+      if (event === undefined) return false
+      this.execute(event)
+      await this.settle()
+      this.checkInvariants()
+      return true
+    })
   }
 
   /** `runFor()` for async drivers. */
