@@ -1,24 +1,26 @@
 // Goal: the README's example runs as written. Method: the code between the markers is copied
 // verbatim into README.md; this test runs it over a real TCP connection on 127.0.0.1.
 import { expect, it } from 'vitest'
+// README-IMPORTS-START
+import { connect, createServer } from 'node:net'
+import type { Socket } from 'node:net'
+import type { HandshakeChannel } from '@socketcloud/core'
+import {
+  Ed25519Identity,
+  Ed25519Verifier,
+  NoiseUpgrader,
+  defaultCryptoProvider,
+  delegateCapability,
+  formatCapability,
+  issueCapability,
+  parseCapability,
+  verifyCapability,
+} from '@socketcloud/security'
+import type { NoiseSecureSession } from '@socketcloud/security'
+// README-IMPORTS-END
 
 it('README example: two nodes handshake over TCP, one delegates a capability, the other verifies it', async () => {
   // README-EXAMPLE-START
-  const { createServer, connect } = await import('node:net')
-  const {
-    Ed25519Identity,
-    Ed25519Verifier,
-    NoiseUpgrader,
-    issueCapability,
-    delegateCapability,
-    formatCapability,
-    parseCapability,
-    verifyCapability,
-    defaultCryptoProvider,
-  } = await import('@socketcloud/security')
-  type Socket = import('node:net').Socket
-  type HandshakeChannel = import('@socketcloud/core').HandshakeChannel
-
   // A stream transport gives the upgrader a framed channel; here, 4-byte length prefixes over node:net.
   function framed(socket: Socket, direction: 'inbound' | 'outbound') {
     const frames: Uint8Array[] = []
@@ -58,7 +60,7 @@ it('README example: two nodes handshake over TCP, one delegates a capability, th
   const bobUpgrader = new NoiseUpgrader({ identity: bob })
 
   // Alice listens; Bob dials her and insists on talking to Alice's NodeId.
-  const aliceSession = new Promise<import('@socketcloud/security').NoiseSecureSession>((resolve, reject) => {
+  const aliceSession = new Promise<NoiseSecureSession>((resolve, reject) => {
     const server = createServer((socket) => {
       server.close()
       const channel = framed(socket, 'inbound')

@@ -166,10 +166,18 @@ export class NoiseUpgrader implements ConnectionUpgrader {
         options.signal.throwIfAborted()
         const frame = await channel.receive(options.signal)
         if (frame.length > HANDSHAKE_FRAME_BYTES_MAX) {
-          throw new TransportError('HANDSHAKE_FAILED', `handshake frame of ${frame.length} bytes`, {
-            bytes: frame.length,
-            cause: new LimitExceededError('handshakeFrameBytesMax', frame.length, HANDSHAKE_FRAME_BYTES_MAX),
-          })
+          throw new TransportError(
+            'HANDSHAKE_FAILED',
+            `handshake frame of ${frame.length} bytes`,
+            { bytes: frame.length },
+            {
+              cause: new LimitExceededError(
+                'handshakeFrameBytesMax',
+                frame.length,
+                HANDSHAKE_FRAME_BYTES_MAX,
+              ),
+            },
+          )
         }
         step = handshake.receive(frame)
         if (step.send) channel.send(step.send)

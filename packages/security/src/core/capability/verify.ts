@@ -3,7 +3,14 @@ import type { Signer, Verifier } from '@socketcloud/core'
 import type { CryptoProvider } from '../../providers/provider'
 import { SecurityError } from '../../errors'
 import { patternCovers, patternMatches } from './pattern'
-import { approvalSignedBytes, capabilityId, signCapability, tokenSignedBytes, TOKEN_LIMITS } from './token'
+import {
+  approvalSignedBytes,
+  capabilityId,
+  capabilityIdFromSignedBytes,
+  signCapability,
+  tokenSignedBytes,
+  TOKEN_LIMITS,
+} from './token'
 import type { CapabilityClaims, CapabilityToken, QuorumRequirement } from './token'
 
 /** Why a capability was refused. Each names one rule; `depth` says which link (1 = root) broke it. */
@@ -158,12 +165,15 @@ export function verifyCapability(
 
   // Structure first (signatures, links, attenuation), then standing (revocation, approvals), then
   // time: a forged or escalated chain is reported as such even when it has also expired.
+  const ids: Uint8Array[] = []
   for (const [index, link] of chain.entries()) {
     const depth = index + 1
     const parent = index > 0 ? chain[index - 1]! : undefined
-    if (!verifier.verify(link.algorithm, link.issuer, tokenSignedBytes(link, provider), link.signature)) {
+    const signedBytes = tokenSignedBytes(link, provider, ids[index - 1])
+    if (!verifier.verify(link.algorithm, link.issuer, signedBytes, link.signature)) {
       return deny('BAD_SIGNATURE', 'issuer signature does not verify', depth)
     }
+    ids.push(capabilityIdFromSignedBytes(signedBytes, link.signature, provider))
     if (parent) {
       if (
         link.issuer.length !== 32 ||
@@ -177,7 +187,7 @@ export function verifyCapability(
   }
   for (const [index, link] of chain.entries()) {
     const depth = index + 1
-    const id = capabilityId(link, provider)
+    const id = ids[index]!
     if (options.revocations?.has(id))
       return deny('REVOKED', `token ${bytesToHex(id).slice(0, 16)} is revoked`, depth)
     if (link.quorum && !approvalsSatisfy(link.quorum, link, id, verifier)) {
