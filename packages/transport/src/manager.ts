@@ -115,7 +115,7 @@ export class TransportManager implements Transport {
       wireFrameBytesMax: this.options.frameBytesMax + SEAL_OVERHEAD_BYTES_MAX,
       socketBufferBytesMax: this.options.socketBufferBytesMax,
     }
-    const tcp = new TcpDriver(limits)
+    const tcp = new TcpDriver(limits, this.components.logger)
     const ws = new WsDriver(limits)
     const mem = new MemDriver(this.components.memoryNetwork)
     for (const driver of [tcp, ws, mem] as LinkDriver[]) {

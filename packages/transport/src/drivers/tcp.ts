@@ -5,6 +5,7 @@ import {
   formatAddress,
   toError,
   type ConnectionDirection,
+  type Logger,
   type PeerAddress,
 } from '@socketcloud/core'
 import { CONTROL_KEEPALIVE, FRAME_HEADER_BYTES, FrameDecoder, writeFrameHeader } from '../core/frame-decoder'
@@ -174,8 +175,11 @@ export class TcpDriver implements LinkDriver {
   readonly protocols = ['tcp'] as const
   private readonly limits: LinkLimits
 
-  constructor(limits: LinkLimits) {
+  private readonly logger: Logger
+
+  constructor(limits: LinkLimits, logger: Logger) {
     this.limits = limits
+    this.logger = logger
   }
 
   listen(address: PeerAddress, accept: AcceptLink): Promise<ListenerHandle> {
@@ -195,7 +199,10 @@ export class TcpDriver implements LinkDriver {
       server.once('error', onError)
       server.listen({ host: address.host, port: address.port }, () => {
         server.off('error', onError)
-        server.on('error', () => undefined)
+        // After listening, errors are per-accept (EMFILE, ...): the server keeps running, so log them.
+        server.on('error', (error) =>
+          this.logger.warn({ address: address.url, error: error.message }, 'tcp accept error'),
+        )
         const bound = server.address()
         const port = typeof bound === 'object' && bound ? bound.port : address.port
         resolve({
