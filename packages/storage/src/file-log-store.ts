@@ -150,6 +150,8 @@ export class FileLogStore implements LogStore {
   private readonly headerLastIndexes = new Map<number, number>()
   private floor: CompactionFloor | null
   private logicalActiveBytes: number
+  /** Whether the logical active segment holds a record besides its header (so rotating it is useful). */
+  private logicalActiveHasRecords: boolean
 
   private handle: FileHandle
   private physicalSequence: number
@@ -180,6 +182,7 @@ export class FileLogStore implements LogStore {
     floor: CompactionFloor | null
     handle: FileHandle
     activeBytes: number
+    activeHasRecords: boolean
   }) {
     this.directory = state.directory
     this.segmentBytesMax = state.init.segmentBytesMax
@@ -199,6 +202,7 @@ export class FileLogStore implements LogStore {
     this.physicalSequence = state.segments[state.segments.length - 1]!
     this.physicalPosition = state.activeBytes
     this.logicalActiveBytes = state.activeBytes
+    this.logicalActiveHasRecords = state.activeHasRecords
   }
 
   /**
@@ -244,6 +248,7 @@ export class FileLogStore implements LogStore {
     const recovery = await repair(directory, segmentBytes, replay.damage, options.logger)
     let surviving = segmentBytes.map((segment) => segment.sequence)
     let activeBytes = 0
+    let activeHasRecords = false
     if (replay.damage !== null) {
       const keep = replay.damage.offset > 0 ? replay.damage.position + 1 : replay.damage.position
       surviving = surviving.slice(0, keep)
@@ -279,6 +284,7 @@ export class FileLogStore implements LogStore {
       checkComplete(model)
       const last = surviving.length - 1
       activeBytes = replay.intactBytes[last]!
+      activeHasRecords = replay.recordCounts[last]! > 0
       const path = join(directory, segmentName(surviving[last]!))
       try {
         handle = await open(path, 'r+')
@@ -304,6 +310,7 @@ export class FileLogStore implements LogStore {
       floor,
       handle,
       activeBytes,
+      activeHasRecords,
     })
   }
 
@@ -475,7 +482,7 @@ export class FileLogStore implements LogStore {
   /** Queues one record, rotating first when it would overflow a segment that already holds records. */
   private place(frame: Uint8Array): void {
     const active = this.segments[this.segments.length - 1]!
-    if (this.logicalActiveBytes + frame.length > this.segmentBytesMax && this.logicalActiveBytes > 0) {
+    if (this.logicalActiveBytes + frame.length > this.segmentBytesMax && this.logicalActiveHasRecords) {
       const sequence = active + 1
       const header = encodeSegmentHeader({
         sequence,
@@ -489,8 +496,10 @@ export class FileLogStore implements LogStore {
       this.queue.push({ kind: 'rotate', sequence, header })
       this.segments.push(sequence)
       this.logicalActiveBytes = header.length
+      this.logicalActiveHasRecords = false
       this.queuedBytes += header.length
     }
+    this.logicalActiveHasRecords = true
     this.queue.push({ kind: 'append', bytes: frame })
     this.logicalActiveBytes += frame.length
     this.queuedBytes += frame.length

@@ -197,7 +197,8 @@ describe('FileLogStore crash recovery', () => {
       }),
       { numRuns: Number(process.env['STORAGE_CRASH_RUNS'] ?? 80), seed: envSeed() },
     )
-  })
+    // Thousands of real fsyncs: generous for a disk shared with other work; a quiet disk takes seconds.
+  }, 240_000)
 })
 
 /** The compaction point made durable in log.meta before segments were deleted (null if none were). */

@@ -228,3 +228,15 @@ describe('FileLogStore I/O failure', () => {
     await store.close()
   })
 })
+
+describe('FileLogStore oversized records', () => {
+  it('gives a record larger than segmentBytesMax a segment of its own, without empty segments', async () => {
+    let store = await FileLogStore.open(await dirs.make(), { segmentBytesMax: 256 })
+    await store.write({ entries: range(1, 3, 1, 600) }, { sync: true })
+    const files = (await readdir(store.directory)).filter((name) => name.endsWith('.wal'))
+    expect(files).toHaveLength(3)
+    store = await reopen(store, { segmentBytesMax: 256 })
+    expect((await store.load()).entries).toEqual(range(1, 3, 1, 600))
+    await store.close()
+  })
+})

@@ -75,5 +75,5 @@ describe('FileLogStore under SIGKILL', () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(ACKS_BEFORE_KILL)
     expect(state.hardState?.commit ?? 0).toBeGreaterThanOrEqual(Math.max(...acknowledged))
     await store.close()
-  })
+  }, 180_000)
 })

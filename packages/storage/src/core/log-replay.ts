@@ -31,6 +31,8 @@ export interface ReplayResult {
   readonly intactBytes: readonly number[]
   /** `lastIndex` of each intact segment header, by position. */
   readonly headerLastIndexes: readonly number[]
+  /** Intact records after the header in each segment that was read, by position. */
+  readonly recordCounts: readonly number[]
 }
 
 /**
@@ -47,18 +49,22 @@ export function replaySegments(
   let model: LogModel | null = null
   const intactBytes: number[] = []
   const headerLastIndexes: number[] = []
+  const recordCounts: number[] = []
   for (let position = 0; position < segments.length; position++) {
     const segment = segments[position]!
     const damage = (offset: number, reason: string): ReplayResult => {
       intactBytes.push(offset)
+      recordCounts.push(records)
       return {
         model,
         damage: { position, sequence: segment.sequence, offset, reason },
         intactBytes,
         headerLastIndexes,
+        recordCounts,
       }
     }
     let offset = 0
+    let records = 0
     let first = true
     for (;;) {
       const frame = readFrame(segment.bytes, offset, recordBytesMax)
@@ -92,6 +98,7 @@ export function replaySegments(
         headerLastIndexes.push(header.lastIndex)
         first = false
       } else {
+        records++
         switch (record.type) {
           case 'segmentHeader':
             return damage(offset, 'header inside a segment')
@@ -111,8 +118,9 @@ export function replaySegments(
       offset = frame.next
     }
     intactBytes.push(offset)
+    recordCounts.push(records)
   }
-  return { model, damage: null, intactBytes, headerLastIndexes }
+  return { model, damage: null, intactBytes, headerLastIndexes, recordCounts }
 }
 
 /** Refuses a replayed model that still misses entries above its compaction point. */
