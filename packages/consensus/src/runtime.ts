@@ -14,9 +14,7 @@ import {
   toError,
   type Clock,
   type ConsensusEngine,
-  type Counter,
   type EngineStatus,
-  type Histogram,
   type LogEntry,
   type LogStore,
   type Logger,
@@ -34,6 +32,7 @@ import {
 import { encodeEntryEnvelope, type EntryOperation } from './core/entry-envelope'
 import { ReplicatedState, type ApplyOutcome } from './core/replicated-state'
 import type { EngineFactory } from './engine-factory'
+import { createRuntimeMetrics, type RuntimeMetrics } from './runtime-metrics'
 import { resolveRuntimeInit, type ConsensusRuntimeInit, type ResolvedRuntimeInit } from './options'
 import {
   RUNTIME_MESSAGE_PREFIX,
@@ -195,16 +194,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private readonly deferred: Array<() => void> = []
   private ticksOwed = 0
   private rerouteAfterReady = false
-  private readonly metrics: {
-    readonly refused: Counter
-    readonly applied: Counter
-    readonly proposals: Counter
-    readonly forwards: Counter
-    readonly sendFailures: Counter
-    readonly snapshots: Counter
-    readonly malformedEntries: Counter
-    readonly requestLatency: Histogram
-  }
+  private readonly metrics: RuntimeMetrics
 
   constructor(components: ConsensusRuntimeComponents<Message, Engine>, init: ConsensusRuntimeInit = {}) {
     this.init = resolveRuntimeInit(init)
@@ -231,42 +221,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     })
     this.requestIdNext = 0
     this.requestIdEnd = 0
-    const metrics = components.metrics ?? noopMetrics
-    this.metrics = {
-      refused: metrics.counter({
-        name: 'socketcloud_consensus_messages_refused_total',
-        help: 'Inbound messages refused at the boundary, by reason',
-        labelNames: ['reason'],
-      }),
-      applied: metrics.counter({
-        name: 'socketcloud_consensus_entries_applied_total',
-        help: 'Committed entries applied',
-      }),
-      proposals: metrics.counter({
-        name: 'socketcloud_consensus_proposals_total',
-        help: 'Entries proposed to the local engine, by operation',
-        labelNames: ['operation'],
-      }),
-      forwards: metrics.counter({
-        name: 'socketcloud_consensus_forwards_total',
-        help: 'Requests forwarded to the leader',
-      }),
-      sendFailures: metrics.counter({
-        name: 'socketcloud_consensus_send_failures_total',
-        help: 'Messages the transport did not accept, by error code',
-        labelNames: ['code'],
-      }),
-      snapshots: metrics.counter({ name: 'socketcloud_consensus_snapshots_total', help: 'Snapshots taken' }),
-      malformedEntries: metrics.counter({
-        name: 'socketcloud_consensus_malformed_entries_total',
-        help: 'Committed entries whose runtime envelope failed to decode (applied as no-ops)',
-      }),
-      requestLatency: metrics.histogram({
-        name: 'socketcloud_consensus_request_duration_ms',
-        help: 'Time from submit/read to its outcome',
-        labelNames: ['kind', 'outcome'],
-      }),
-    }
+    this.metrics = createRuntimeMetrics(components.metrics ?? noopMetrics)
   }
 
   /** The engine, for protocol-specific operations; call them through `control` so the loop runs after. */

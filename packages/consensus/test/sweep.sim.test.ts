@@ -1,6 +1,6 @@
 import { LimitExceededError } from '@socketcloud/core'
 import type { ConsensusRuntimeInit } from '../src/index'
-import { HistoryRecorder, checkLinearizable, formatHistory, runSeeds } from '@socketcloud/sim'
+import { HistoryRecorder, checkLinearizable, formatHistory, runSeeds, seedsToRun } from '@socketcloud/sim'
 import { describe, expect, it } from 'vitest'
 import { SimCluster, isDefiniteFailure, type SimNode } from './sim-cluster'
 
@@ -233,19 +233,29 @@ async function runScenario(seed: number, size: number, runtime: ConsensusRuntime
   for (const node of cluster.nodes) await node.runtime!.stop()
 }
 
+/** A generous budget per seed (a seed normally takes well under a second; its events are capped). */
+const timeoutFor = (count: number): number => seedsToRun({ count }).length * 3_000 + 30_000
+
 describe('ConsensusRuntime simulation sweep', () => {
-  it('3-node clusters stay linearizable and lose no acknowledged write under faults', () =>
-    runSeeds('consensus runtime 3-node sweep', { count: 80 }, (seed) => runScenario(seed, 3)))
+  it(
+    '3-node clusters stay linearizable and lose no acknowledged write under faults',
+    () => runSeeds('consensus runtime 3-node sweep', { count: 80 }, (seed) => runScenario(seed, 3)),
+    timeoutFor(80),
+  )
 
   it('5-node clusters stay linearizable and lose no acknowledged write under faults', () =>
     runSeeds('consensus runtime 5-node sweep', { count: 40, firstSeed: 10_001 }, (seed) =>
       runScenario(seed, 5),
     ))
 
-  it('3-node clusters hold the same guarantees when engine inputs wait for each Ready', () =>
-    runSeeds('consensus runtime deferred-inputs sweep', { count: 16, firstSeed: 20_001 }, (seed) =>
-      runScenario(seed, 3, { deferInputsDuringReady: true }),
-    ))
+  it(
+    '3-node clusters hold the same guarantees when engine inputs wait for each Ready',
+    () =>
+      runSeeds('consensus runtime deferred-inputs sweep', { count: 16, firstSeed: 20_001 }, (seed) =>
+        runScenario(seed, 3, { deferInputsDuringReady: true }),
+      ),
+    timeoutFor(16),
+  )
 
   it('reports the sweep summary', () => {
     console.log(`[consensus sweep] ${JSON.stringify(totals)}`)
