@@ -243,10 +243,14 @@ describe('ConsensusRuntime simulation sweep', () => {
     timeoutFor(80),
   )
 
-  it('5-node clusters stay linearizable and lose no acknowledged write under faults', () =>
-    runSeeds('consensus runtime 5-node sweep', { count: 40, firstSeed: 10_001 }, (seed) =>
-      runScenario(seed, 5),
-    ))
+  it(
+    '5-node clusters stay linearizable and lose no acknowledged write under faults',
+    () =>
+      runSeeds('consensus runtime 5-node sweep', { count: 40, firstSeed: 10_001 }, (seed) =>
+        runScenario(seed, 5),
+      ),
+    timeoutFor(40),
+  )
 
   it(
     '3-node clusters hold the same guarantees when engine inputs wait for each Ready',
