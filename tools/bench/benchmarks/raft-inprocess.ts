@@ -9,7 +9,7 @@ import { defineBenchmark, round, type BenchCase, type BenchContext } from '../sr
  * the peers' queues) until the whole batch is committed on the leader; every command's commit
  * latency (propose → appearing in the leader's `Ready.committed`) goes into the histogram.
  *
- * Cases vary the batch size, and run once with messages passed as objects and once through the
+ * Cases vary the batch size and how many batches are outstanding at once (pipelining), and run once with messages passed as objects and once through the
  * real wire path (RaftMessageCodec + core's msgpack envelope encode and decode per message). The
  * baseline is a single-voter engine (no replication at all) under the same load.
  */
@@ -146,6 +146,7 @@ async function measureCase(
   voters: number,
   wire: boolean,
   batch: number,
+  depth = 1,
 ): Promise<BenchCase> {
   const cluster = new InProcessCluster(voters, wire)
   const payload = new Uint8Array(valueBytes).fill(7)
@@ -157,7 +158,8 @@ async function measureCase(
   const runBatch = (): number => {
     const before = cluster.committed
     cluster.proposeBatch(batch, payload)
-    while (cluster.pending > 0) cluster.pump(record)
+    // Keep up to `depth` batches outstanding: pump until there is room for the next one.
+    while (cluster.pending > (depth - 1) * batch) cluster.pump(record)
     return cluster.committed - before
   }
   // Warm up outside the histogram, then record during the timed runs.
@@ -167,6 +169,7 @@ async function measureCase(
   result.p50_us = round(recorder.percentileMicroseconds(50))
   result.p99_us = round(recorder.percentileMicroseconds(99))
   result.batch = batch
+  result.depth = depth
   result.samples = recorder.count
   return result
 }
@@ -179,6 +182,7 @@ export default defineBenchmark({
     for (const batch of [1, 64, 1024]) {
       cases.push(await measureCase(ctx, `3 engines, objects, batch ${batch}`, 3, false, batch))
     }
+    cases.push(await measureCase(ctx, '3 engines, objects, 4 batches of 256 in flight', 3, false, 256, 4))
     for (const batch of [64, 1024]) {
       cases.push(await measureCase(ctx, `3 engines, msgpack wire, batch ${batch}`, 3, true, batch))
     }
@@ -188,7 +192,7 @@ export default defineBenchmark({
       cases,
       baseline: { 'single voter': baseline },
       notes: [
-        'Closed loop: one batch outstanding; latency is propose → committed on the leader, per command.',
+        'Closed loop: `depth` batches outstanding; latency is propose → committed on the leader, per command.',
         'No disk: persist is a no-op here (the raft-cluster benchmark measures fsync).',
         '100-byte commands; engines stepped synchronously on one thread.',
       ],
