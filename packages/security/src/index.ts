@@ -54,7 +54,13 @@ export type {
   PatternName,
 } from './core/noise/index'
 
-export { NoiseSession, SecureHandshake, CHUNK_PLAINTEXT_BYTES_MAX } from './core/channel/index'
+export {
+  CHUNK_PLAINTEXT_BYTES_MAX,
+  NoiseSession,
+  SecureHandshake,
+  sealedFrameBytes,
+  sealOverheadBytes,
+} from './core/channel/index'
 export type {
   ChannelPattern,
   NoiseSessionLimits,

@@ -11,7 +11,7 @@ import { createNativeCryptoProvider, createPortableCryptoProvider } from '../pro
 import type { CryptoProvider } from '../providers/index'
 import { Ed25519Identity } from '../identity/identity'
 import { generateKeyPair } from '../core/noise/handshake-state'
-import { CHUNK_PLAINTEXT_BYTES_MAX } from '../core/channel/noise-session'
+import { CHUNK_PLAINTEXT_BYTES_MAX, sealOverheadBytes } from '../core/channel/noise-session'
 import { NoiseUpgrader } from './noise-upgrader'
 import type { NoiseSecureSession, NoiseUpgraderInit } from './noise-upgrader'
 import { framedTcpPair, memoryChannelPair } from './test-channels'
@@ -215,10 +215,12 @@ describe('transport phase', () => {
     const [a, b] = await connect(node(native), node(native))
     const big = bytes(5 * 1024 * 1024 + 17)
     const frame = a.seal(big)
-    expect(frame.length).toBeLessThanOrEqual(16 * 1024 * 1024)
+    expect(frame.length).toBe(big.length + sealOverheadBytes(big.length))
     expectSameBytes(b.open(frame), big)
-    // Exactly at the limit works; one byte more is refused before anything is encrypted.
+    // Exactly at the limit (16 MiB, the transport's frameBytesMax) works; one byte more is refused
+    // before anything is encrypted.
     const limit = a.plaintextBytesMax
+    expect(limit).toBe(16 * 1024 * 1024)
     expect(b.open(a.seal(new Uint8Array(limit))).length).toBe(limit)
     expect(() => a.seal(new Uint8Array(limit + 1))).toThrow(/frameBytesMax/)
     expect(b.open(a.seal(new Uint8Array(0)))).toEqual(new Uint8Array(0))

@@ -70,7 +70,7 @@ function errorCode(error: unknown): string | undefined {
 async function readExisting(path: string, provider: CryptoProvider): Promise<Ed25519Identity> {
   let handle: FileHandle
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+    handle = await open(path, constants.O_RDONLY)
   } catch (error) {
     throw ioError(path, 'open', error)
   }

@@ -25,7 +25,12 @@ export interface NoiseSessionLimits {
    * @default 2^48
    */
   readonly sessionMessagesMax?: number
-  /** Largest frame `seal` produces and `open` accepts. @default DEFAULT_LIMITS.frameBytesMax (16 MiB) */
+  /**
+   * Largest message (plaintext) `seal` accepts, with the same meaning as a transport's
+   * `frameBytesMax`: the sealed frame is larger by `sealOverheadBytes(message)` (18 bytes per 65519),
+   * and `open` accepts frames up to `sealedFrameBytes(frameBytesMax)`.
+   * @default DEFAULT_LIMITS.frameBytesMax (16 MiB)
+   */
   readonly frameBytesMax?: number
 }
 
@@ -39,11 +44,7 @@ export function resolveSessionLimits(limits: NoiseSessionLimits = {}): ResolvedS
   return {
     rekeyIntervalMessages: checkLimit('rekeyIntervalMessages', limits.rekeyIntervalMessages ?? 1 << 20, 1),
     sessionMessagesMax: checkLimit('sessionMessagesMax', limits.sessionMessagesMax ?? 2 ** 48, 1, NONCE_MAX),
-    frameBytesMax: checkLimit(
-      'frameBytesMax',
-      limits.frameBytesMax ?? DEFAULT_LIMITS.frameBytesMax,
-      CHUNK_HEADER_BYTES + AEAD_TAG_BYTES,
-    ),
+    frameBytesMax: checkLimit('frameBytesMax', limits.frameBytesMax ?? DEFAULT_LIMITS.frameBytesMax, 0),
   }
 }
 
@@ -53,19 +54,9 @@ export function sealedFrameBytes(plaintextBytes: number): number {
   return plaintextBytes + chunks * (CHUNK_HEADER_BYTES + AEAD_TAG_BYTES)
 }
 
-/** Largest plaintext whose sealed frame fits `frameBytesMax`: the best over every chunk count. */
-export function plaintextBytesMaxFor(frameBytesMax: number): number {
-  let best = 0
-  const chunksMax = Math.ceil(frameBytesMax / (CHUNK_HEADER_BYTES + AEAD_TAG_BYTES))
-  for (let chunks = 1; chunks <= chunksMax; chunks++) {
-    const fits = Math.min(
-      chunks * CHUNK_PLAINTEXT_BYTES_MAX,
-      frameBytesMax - chunks * (CHUNK_HEADER_BYTES + AEAD_TAG_BYTES),
-    )
-    if (fits > best) best = fits
-    if (fits < chunks * CHUNK_PLAINTEXT_BYTES_MAX) break
-  }
-  return best
+/** Bytes sealing adds to a message of `plaintextBytes`: a 2-byte length and a 16-byte tag per chunk. */
+export function sealOverheadBytes(plaintextBytes: number): number {
+  return sealedFrameBytes(plaintextBytes) - plaintextBytes
 }
 
 /**
@@ -92,9 +83,9 @@ export class NoiseSession {
     assert(send.hasKey() && receive.hasKey(), 'transport cipher states are keyed')
   }
 
-  /** Largest plaintext that fits one frame. */
+  /** Largest plaintext `seal` accepts (`frameBytesMax`). */
   get plaintextBytesMax(): number {
-    return plaintextBytesMaxFor(this.limits.frameBytesMax)
+    return this.limits.frameBytesMax
   }
 
   /** Messages sent and received so far (Noise messages, i.e. chunks). */
@@ -104,12 +95,10 @@ export class NoiseSession {
 
   seal(plaintext: Uint8Array): Uint8Array {
     if (this.failure) throw this.failure
-    const frameBytes = sealedFrameBytes(plaintext.length)
-    if (frameBytes > this.limits.frameBytesMax) {
-      throw new LimitExceededError('frameBytesMax', frameBytes, this.limits.frameBytesMax, {
-        plaintextBytes: plaintext.length,
-      })
+    if (plaintext.length > this.limits.frameBytesMax) {
+      throw new LimitExceededError('frameBytesMax', plaintext.length, this.limits.frameBytesMax)
     }
+    const frameBytes = sealedFrameBytes(plaintext.length)
     const chunkCount = Math.max(1, Math.ceil(plaintext.length / CHUNK_PLAINTEXT_BYTES_MAX))
     if (this.send.nonceValue + chunkCount > this.limits.sessionMessagesMax) {
       this.failure = new SecurityError(
@@ -157,7 +146,7 @@ export class NoiseSession {
   }
 
   private openFrame(frame: Uint8Array): Uint8Array {
-    if (frame.length > this.limits.frameBytesMax) {
+    if (frame.length > sealedFrameBytes(this.limits.frameBytesMax)) {
       throw new TransportError('FRAME_TOO_LARGE', `encrypted frame of ${frame.length} bytes`, {
         bytes: frame.length,
         frameBytesMax: this.limits.frameBytesMax,
@@ -166,6 +155,7 @@ export class NoiseSession {
     const parts: Uint8Array[] = []
     let total = 0
     let offset = 0
+    // The frame size check above bounds `total` by frameBytesMax plus less than one chunk.
     let final = false
     while (!final) {
       if (offset + CHUNK_HEADER_BYTES > frame.length) {
