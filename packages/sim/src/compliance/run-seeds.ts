@@ -41,9 +41,22 @@ export function seedsToRun(options: RunSeedsOptions = {}): number[] {
 }
 
 /**
+ * Lets the host event loop run once. The async simulation runners yield only to microtasks, so a
+ * whole sweep would otherwise hold the event loop until its last seed: the test runner's own
+ * messages (vitest's worker RPC times out after 60 s) would starve. Between seeds nothing simulated
+ * is pending, so this cannot change any run.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve)
+    else setTimeout(resolve, 0)
+  })
+}
+
+/**
  * Runs `body` once per seed, one after another. A failure prints the test name and the seed on
  * stderr and rethrows the error with `reproduce: SIM_SEED=<seed>` in its message; running with that
- * variable set replays only that seed.
+ * variable set replays only that seed. Between seeds it lets the host event loop run once.
  *
  * @example
  * ```ts
@@ -60,6 +73,7 @@ export async function runSeeds(
   body: (seed: number) => void | Promise<void>,
 ): Promise<void> {
   for (const seed of seedsToRun(options)) {
+    await yieldToEventLoop()
     try {
       await body(seed)
     } catch (thrown) {
