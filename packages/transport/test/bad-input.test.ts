@@ -148,7 +148,7 @@ describe('stream transports refuse bad input and keep serving', () => {
   })
 
   it('tcp: a connection that never completes its handshake is cut at handshakeTimeoutMs', async () => {
-    const { server, good, peer, address, metrics } = await victim('tcp', { handshakeTimeoutMs: 200 })
+    const { server, good, peer, address, metrics } = await victim('tcp', { handshakeTimeoutMs: 1_000 })
     const error = nextEvent(server.transport, 'error')
     const raw = rawTcp(address)
     await raw.connected
