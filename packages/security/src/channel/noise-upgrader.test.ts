@@ -381,6 +381,25 @@ describe('bad input during the handshake', () => {
     expect([undefined, 'CONNECTION_CLOSED']).toContain(transportErrorCode(dialed))
   })
 
+  it('refuses handshake messages replayed from an earlier session', async () => {
+    const dialer = node(native)
+    const listener = node(native)
+    // Record a complete XX handshake between the two.
+    const recorded = memoryChannelPair()
+    await connect(dialer, listener, recorded, undefined)
+    const [oldMessage1, oldMessage3] = recorded[0].sent
+    expect(oldMessage1 && oldMessage3).toBeTruthy()
+
+    // Replaying the old first message starts a handshake the replayer cannot finish: the old
+    // third message does not authenticate against the listener's fresh ephemeral key.
+    const [outbound, inbound] = memoryChannelPair()
+    const upgrade = listener.upgrade(inbound, { localId: listener.identity.nodeId, signal: signal() })
+    outbound.send(oldMessage1!)
+    await outbound.receive(signal())
+    outbound.send(oldMessage3!)
+    await expect(upgrade).rejects.toMatchObject({ code: 'HANDSHAKE_FAILED' })
+  })
+
   it('refuses an unknown version, pattern or hash in the header', async () => {
     for (const [offset, value] of [
       [0, 9],
