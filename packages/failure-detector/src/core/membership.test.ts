@@ -4,9 +4,11 @@
  * validates its options. Method: call one or two cores directly with hand-made messages and times.
  */
 import { ConfigError, NodeId, SeededRandom } from '@socketcloud/core'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Membership, overrides } from './membership'
 import type { MembershipOutput } from './membership'
+import { MEMBER_STATUSES } from './messages'
 import type { MemberUpdate } from './messages'
 
 const ids = [1, 2, 3].map((n) => NodeId.fromHex(n.toString(16).padStart(2, '0').repeat(32)))
@@ -200,6 +202,36 @@ describe('Membership', () => {
   })
 })
 
+describe('convergence', () => {
+  it('any order of the same gossip leaves every view with the same fact', () => {
+    const updateArbitrary = fc.record({
+      status: fc.constantFrom(...MEMBER_STATUSES),
+      incarnation: fc.nat({ max: 4 }),
+    })
+    fc.assert(
+      fc.property(
+        fc.array(updateArbitrary, { minLength: 1, maxLength: 12 }),
+        fc.func(fc.integer()),
+        (facts, shuffleKey) => {
+          const shuffled = facts
+            .map((fact, index) => ({ fact, key: shuffleKey(index) }))
+            .sort((x, y) => x.key - y.key)
+            .map(({ fact }) => fact)
+          const viewAfter = (order: typeof facts) => {
+            const node = core(a)
+            for (const fact of order) {
+              node.step(b, { type: 'ping', seq: 1, gossip: [update(c, fact.status, fact.incarnation)] }, 0)
+            }
+            const view = node.member(c)!
+            return `${view.status}:${view.incarnation}`
+          }
+          expect(viewAfter(shuffled)).toBe(viewAfter(facts))
+        },
+      ),
+    )
+  })
+})
+
 describe('SWIM precedence (overrides)', () => {
   const known = (status: MemberUpdate['status'], incarnation: number) => ({ status, incarnation })
   it.each([
@@ -218,8 +250,10 @@ describe('SWIM precedence (overrides)', () => {
     ['dead', 0, 'alive', 1, false],
     ['dead', 1, 'dead', 1, false],
     ['left', 0, 'alive', 0, true],
-    ['left', 1, 'left', 0, false],
-    ['suspect', 5, 'left', 1, false],
+    ['left', 1, 'left', 0, true],
+    ['left', 0, 'dead', 0, true],
+    ['dead', 0, 'left', 0, false],
+    ['alive', 2, 'left', 1, true],
   ] as const)('%s(%i) over %s(%i): %s', (status, incarnation, knownStatus, knownIncarnation, expected) => {
     expect(
       overrides(update(a, status, incarnation), {

@@ -766,20 +766,15 @@ function toUpdate(record: MemberRecord): MemberUpdate {
   }
 }
 
-/** SWIM's precedence: whether `update` replaces what we know. Higher incarnations win; at equal ones, worse news wins. */
+const STATUS_RANK: Readonly<Record<MemberStatus, number>> = { alive: 0, suspect: 1, dead: 2, left: 3 }
+
+/**
+ * SWIM's precedence: whether `update` replaces what we know. A higher incarnation wins; at equal
+ * incarnations worse news wins (left > dead > suspect > alive). This is a total order on
+ * (incarnation, status), so every view converges to the same fact whatever order gossip arrives in.
+ * `left` stays final in practice because a member that left never raises its incarnation again.
+ */
 export function overrides(update: MemberUpdate, known: MemberView | MemberRecord): boolean {
-  switch (update.status) {
-    case 'alive':
-      return update.incarnation > known.incarnation
-    case 'suspect':
-      return known.status === 'alive'
-        ? update.incarnation >= known.incarnation
-        : update.incarnation > known.incarnation && known.status !== 'left'
-    case 'dead':
-      return known.status === 'alive' || known.status === 'suspect'
-        ? update.incarnation >= known.incarnation
-        : update.incarnation > known.incarnation && known.status !== 'left'
-    case 'left':
-      return known.status !== 'left' && update.incarnation >= known.incarnation
-  }
+  if (update.incarnation !== known.incarnation) return update.incarnation > known.incarnation
+  return STATUS_RANK[update.status] > STATUS_RANK[known.status]
 }
