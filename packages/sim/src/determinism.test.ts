@@ -30,16 +30,17 @@ async function faultyRun(seed: number): Promise<{ hash: string; stats: unknown; 
     const from = transports[random.nextInt(transports.length)]!
     const to = ids[random.nextInt(ids.length)]!
     if (!to.equals(from.localId)) from.send(to, new Uint8Array([index & 0xff]))
-    void disk
+    disk
       .logStore()
       .write(
         { entries: [{ index, term: 1, kind: 'command', data: new Uint8Array([1]) }] },
         { sync: index % 3 === 0 },
       )
-      .then(() => undefined)
+      .catch((error: unknown) => failures.push(error))
     index++
     sim.schedule(random.between(0, 2), 'traffic', traffic)
   }
+  const failures: unknown[] = []
   traffic()
   sim.schedule(100, 'partition', () => network.partition([[ids[0]!, ids[1]!], [ids[2]!]]))
   sim.schedule(200, 'heal', () => network.heal())
@@ -48,6 +49,7 @@ async function faultyRun(seed: number): Promise<{ hash: string; stats: unknown; 
     index = disk.durableLogState().entries.length + 1
   })
   await sim.runForAsync(400)
+  expect(failures).toEqual([])
   return { hash: sim.traceHash(), stats: network.stats, received }
 }
 

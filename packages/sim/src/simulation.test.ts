@@ -193,11 +193,12 @@ describe('async runners', () => {
   it('runUntilAsync sees state changed by continuations', async () => {
     const sim = new Simulation({ seed: 1 })
     let done = false
-    void new Promise<void>((resolve) => sim.clock.setTimer(42, resolve)).then(() => {
+    const timer = new Promise<void>((resolve) => sim.clock.setTimer(42, resolve)).then(() => {
       done = true
     })
     expect(await sim.runUntilAsync(() => done)).toBe(true)
     expect(sim.now).toBe(42)
+    await timer
   })
 
   it('await() resolves a promise that settles on virtual time, and fails one that never does', async () => {

@@ -101,6 +101,7 @@ export function runTransportTests(
             const tracked = promise.finally(() => {
               settled = true
             })
+            // Handled here only while we wait; the caller receives the rejection from `return tracked`.
             tracked.catch(() => undefined)
             await until(() => settled, what)
             return tracked

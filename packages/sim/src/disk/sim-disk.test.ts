@@ -94,9 +94,13 @@ describe('SimDisk crash semantics', () => {
     const first = { meta: { index: 5, term: 1, membership: new Uint8Array([1]) }, data: new Uint8Array([5]) }
     const second = { meta: { index: 9, term: 2, membership: new Uint8Array([2]) }, data: new Uint8Array([9]) }
     await sim.await(store.save(first))
-    void store.save(second)
+    let secondSettled = false
+    const saving = store.save(second).finally(() => (secondSettled = true))
     await sim.runForAsync(2)
     disk.crash()
+    await sim.runForAsync(10)
+    expect(secondSettled).toBe(false)
+    expect(await Promise.race([saving, Promise.resolve('pending')])).toBe('pending')
     expect(await sim.await(disk.snapshotStore().load())).toEqual(first)
   })
 

@@ -116,13 +116,13 @@ async function runRegister(
   }
   const recorder = new HistoryRecorder(sim.clock)
   const random = sim.random.fork()
+  const dials: Promise<NodeId>[] = []
   const clients = ['c1', 'c2'].map((name) => {
     const transport = network.endpoint(simNodeId(name))
-    for (const i of [0, 1, 2])
-      transport.dial(`mem://replica-${i}`).catch((error: unknown) => sim.fail(`dial: ${error}`))
+    for (const i of [0, 1, 2]) dials.push(transport.dial(`mem://replica-${i}`))
     return new RegisterClient(name, transport, replicaIds, quorumReads)
   })
-  await sim.runForAsync(20)
+  await sim.await(Promise.all(dials))
 
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => sim.clock.setTimer(ms, resolve))
   const timeout = (ms: number): Promise<'timeout'> =>
