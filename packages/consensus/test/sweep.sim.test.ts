@@ -202,6 +202,23 @@ async function runScenario(seed: number, size: number, runtime: ConsensusRuntime
     { timeMsMax: 30_000 },
   )
   if (failure) throw failure
+  if (!converged) {
+    for (const node of cluster.nodes) {
+      const status = node.runtime!.engine.status()
+      console.error(
+        `[consensus sweep] seed ${seed} ${node.name} running=${node.runtime!.running} role=${status.role} term=${status.term} leader=${status.leader?.slice(0, 6)} commit=${status.commitIndex} applied=${node.runtime!.appliedIndex} voters=${status.voters.length} learners=${status.learners.length} peers=${node
+          .transport!.connectedPeers()
+          .map((peer) => cluster.nodeById(peer.hex)?.name)
+          .join(',')}`,
+      )
+      const inspect = node.runtime!.engine.inspect()
+      if (inspect.role === 'leader') {
+        console.error(
+          `  progress ${JSON.stringify([...inspect.progress].map(([id, p]) => [cluster.nodeById(id)?.name, p]))} snapshotIndex=${inspect.snapshotIndex} transferee=${inspect.transferee}`,
+        )
+      } else console.error(`  lastIndex=${inspect.lastIndex} snapshotIndex=${inspect.snapshotIndex}`)
+    }
+  }
   expect(converged, 'the cluster converges after healing').toBe(true)
 
   const leader = cluster.leader()!
