@@ -357,8 +357,14 @@ export class FileLogStore implements LogStore {
    * Resolves once the record is fsynced and the files are gone.
    */
   async compact(index: number, term: number): Promise<void> {
-    assert(Number.isSafeInteger(index) && index >= 0, 'compaction index must be a non-negative integer')
-    assert(Number.isSafeInteger(term) && term >= 0, 'compaction term must be a non-negative integer')
+    refuseUnless(
+      Number.isSafeInteger(index) && index >= 0,
+      'compaction index must be a non-negative integer',
+      { index },
+    )
+    refuseUnless(Number.isSafeInteger(term) && term >= 0, 'compaction term must be a non-negative integer', {
+      term,
+    })
     this.openState = null
     let liveFrom = 0
     await this.submit(() => {
@@ -450,7 +456,12 @@ export class FileLogStore implements LogStore {
     const frames: Uint8Array[] = []
     entries.forEach((entry, position) => {
       checkEntry(entry)
-      assert(entry.index === entries[0]!.index + position, 'entries in one write must be contiguous')
+      if (entry.index !== entries[0]!.index + position) {
+        throw new StorageError('OUT_OF_ORDER', 'entries of one write must be contiguous', {
+          expected: entries[0]!.index + position,
+          index: entry.index,
+        })
+      }
       frames.push(encodeEntry(entry))
     })
     this.model.checkAppend(entries)
@@ -668,29 +679,51 @@ export class FileLogStore implements LogStore {
   }
 }
 
+/** Malformed input from the caller is refused with StorageError('CORRUPT'), as the simulator's stores do. */
+function refuseUnless(condition: boolean, message: string, context: Record<string, unknown>): void {
+  if (!condition) throw new StorageError('CORRUPT', message, context)
+}
+
 function checkEntry(entry: LogEntry): void {
-  assert(Number.isSafeInteger(entry.index) && entry.index >= 1, 'entry index must be a positive integer')
-  assert(Number.isSafeInteger(entry.term) && entry.term >= 0, 'entry term must be a non-negative integer')
-  assert(ENTRY_KINDS.has(entry.kind), 'entry kind must be command, config or noop')
-  assert(entry.data instanceof Uint8Array, 'entry data must be bytes')
+  const context = { index: entry?.index, term: entry?.term }
+  refuseUnless(
+    Number.isSafeInteger(entry?.index) && entry.index >= 1,
+    'entry index must be a positive integer',
+    context,
+  )
+  refuseUnless(
+    Number.isSafeInteger(entry.term) && entry.term >= 0,
+    'entry term must be a non-negative integer',
+    context,
+  )
+  refuseUnless(ENTRY_KINDS.has(entry.kind), 'entry kind must be command, config or noop', context)
+  refuseUnless(entry.data instanceof Uint8Array, 'entry data must be bytes', context)
 }
 
 function checkHardState(hardState: HardState): void {
-  assert(Number.isSafeInteger(hardState.term) && hardState.term >= 0, 'hard state term must be an integer')
-  assert(
+  const context = { term: hardState?.term, commit: hardState?.commit }
+  refuseUnless(
+    Number.isSafeInteger(hardState?.term) && hardState.term >= 0,
+    'hard state term must be an integer',
+    context,
+  )
+  refuseUnless(
     Number.isSafeInteger(hardState.commit) && hardState.commit >= 0,
     'hard state commit must be an integer',
+    context,
   )
-  assert(
+  refuseUnless(
     hardState.vote === null || typeof hardState.vote === 'string',
     'hard state vote must be a string or null',
+    context,
   )
   if (hardState.vote !== null) {
-    assert(utf8Encode(hardState.vote).length <= VOTE_BYTES_MAX, 'hard state vote is too long')
+    refuseUnless(utf8Encode(hardState.vote).length <= VOTE_BYTES_MAX, 'hard state vote is too long', context)
   }
-  assert(
+  refuseUnless(
     hardState.extra === undefined || hardState.extra instanceof Uint8Array,
     'hard state extra must be bytes',
+    context,
   )
 }
 

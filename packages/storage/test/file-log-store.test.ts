@@ -240,3 +240,23 @@ describe('FileLogStore oversized records', () => {
     await store.close()
   })
 })
+
+describe('FileLogStore input validation', () => {
+  it('refuses malformed entries, hard states and compactions with StorageError and keeps working', async () => {
+    const store = await FileLogStore.open(await dirs.make())
+    const malformed: LogEntry = { index: 1.5, term: 1, kind: 'command', data: new Uint8Array() }
+    await expect(store.write({ entries: [malformed] }, { sync: true })).rejects.toMatchObject({
+      code: 'CORRUPT',
+    })
+    await expect(store.write({ entries: [entry(1, 1), entry(3, 1)] }, { sync: true })).rejects.toMatchObject({
+      code: 'OUT_OF_ORDER',
+    })
+    await expect(
+      store.write({ hardState: { term: -1, vote: null, commit: 0 } }, { sync: true }),
+    ).rejects.toMatchObject({ code: 'CORRUPT' })
+    await expect(store.compact(Number.NaN, 1)).rejects.toBeInstanceOf(StorageError)
+    await store.write({ entries: [entry(1, 1)] }, { sync: true })
+    expect((await store.load()).entries).toEqual([entry(1, 1)])
+    await store.close()
+  })
+})
