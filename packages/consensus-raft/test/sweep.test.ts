@@ -3,7 +3,8 @@
  * once faults stop. Method: for each seed, a 3- or 5-voter cluster (plus spare replicas) runs a
  * random load of proposals and reads while the seed draws message loss, duplication, reordering,
  * partitions, crashes that lose unsynced writes, restarts, leadership transfers, membership changes
- * (learners added, caught up, promoted; voters removed, the leader included) and log compaction.
+ * (learners added, caught up, promoted; voters removed, the leader included), log compaction, and
+ * clock-rate drift between replicas (±4 %, inside the lease-read assumption, or ±30 % without lease reads).
  * The harness checks election safety, log matching, leader completeness, state machine safety and
  * read linearizability after every Ready. Then every fault is healed and the cluster must elect a
  * leader and commit a final entry on every member within a bounded time.
@@ -33,12 +34,16 @@ function runOne(seed: number, voters: number, totals: SweepTotals, chaosMs: numb
   const compactEveryEntries = [0, 4, 16, 64][plan.nextInt(4)]!
   const preVote = plan.nextFloat() < 0.8
   const checkQuorum = plan.nextFloat() < 0.8
-  const leaseReads = checkQuorum && plan.nextFloat() < 0.3
+  // Clock rates differ between replicas: by ±4 % (inside the lease-read assumption of < 1 tick per
+  // 10-tick election timeout), or by ±30 % in runs without lease reads.
+  const tickDriftRatio = plan.nextFloat() < 0.5 ? 0.04 : 0.3
+  const leaseReads = checkQuorum && tickDriftRatio < 0.1 && plan.nextFloat() < 0.5
   const cluster: Cluster = new Cluster({
     seed,
     voters,
     spares: 2,
     compactEveryEntries,
+    tickDriftRatio,
     raft: {
       preVote,
       checkQuorum,

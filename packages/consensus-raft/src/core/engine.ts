@@ -238,7 +238,11 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
       } else if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') {
         this.becomeFollower(message.term, from)
       } else {
-        this.becomeFollower(message.term, null)
+        // Learning a higher term from a candidate (or a response) does not restart our election
+        // timer (the paper resets it only for a leader's append, a granted vote or our own
+        // campaign); otherwise a candidate that cannot win, ticking faster than us, would keep
+        // postponing the election of one that can.
+        this.becomeFollower(message.term, null, false)
       }
     } else if (message.term < this.term) {
       if (message.type === 'append' || message.type === 'heartbeat') {
@@ -538,7 +542,7 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
   // ---------------------------------------------------------------------------------------------
   // Roles
 
-  private becomeFollower(term: number, leader: ReplicaId | null): void {
+  private becomeFollower(term: number, leader: ReplicaId | null, restartTimer = true): void {
     const wasLeader = this.role === 'leader'
     if (term !== this.term) {
       assert(term > this.term, 'terms only grow')
@@ -547,7 +551,7 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     }
     this.role = 'follower'
     this.leader = leader
-    this.resetElectionTimer()
+    if (restartTimer || wasLeader) this.resetElectionTimer()
     this.votes.clear()
     if (wasLeader) this.leaveLeadership()
   }

@@ -32,6 +32,11 @@ export interface ClusterOptions {
   raft?: Partial<RaftOptions>
   faults?: Partial<FaultOptions>
   tickMs?: number
+  /**
+   * Each replica's tick period is tickMs × (1 + d) with d drawn uniformly from ±tickDriftRatio: clock
+   * rate drift. Lease reads assume it stays under one tick per election timeout. @default 0
+   */
+  tickDriftRatio?: number
   /** Compact the log once this many applied entries are past the snapshot (0 = never). */
   compactEveryEntries?: number
 }
@@ -120,12 +125,14 @@ export class Cluster {
       const node = new SimNode(id)
       this.nodes.set(id, node)
       this.boot(node)
+      const drift = options.tickDriftRatio ?? 0
+      const period = this.tickMs * (1 + (this.random.nextFloat() * 2 - 1) * drift)
       const tick = (): void => {
         if (node.alive) {
           node.engine.tick()
           this.drainNode(node)
         }
-        this.sim.schedule(this.tickMs, 'raft.tick', tick)
+        this.sim.schedule(period, 'raft.tick', tick)
       }
       this.sim.schedule(this.random.nextInt(this.tickMs) + 1, 'raft.tick', tick)
     }
