@@ -77,14 +77,14 @@ export class Codec {
     try {
       value = this.packr.unpack(bytes)
     } catch (thrown) {
+      // msgpackr's messages depend on its internal state from earlier calls, so the same bytes can
+      // produce different texts; the message here is stable and the original stays in `cause`.
       const error = toError(thrown)
       const truncated = /unexpected end|end of buffer|out of range|beyond/i.test(error.message)
       throw new DecodeError(
         truncated ? 'TRUNCATED' : 'MALFORMED',
-        `invalid MessagePack: ${error.message}`,
-        {
-          bytes: bytes.length,
-        },
+        truncated ? 'invalid MessagePack: input ends early' : 'invalid MessagePack',
+        { bytes: bytes.length },
         { cause: error },
       )
     }
@@ -153,7 +153,8 @@ export class Codec {
  */
 function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'bigint') throw new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
+    if (typeof value === 'bigint')
+      throw new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
     return
   }
   if (value instanceof Uint8Array) return
@@ -164,7 +165,10 @@ function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
   }
   const prototype = Object.getPrototypeOf(value)
   if (prototype !== Object.prototype && prototype !== null) {
-    throw new DecodeError('MALFORMED', `unsupported MessagePack extension (${prototype?.constructor?.name ?? 'unknown'})`)
+    throw new DecodeError(
+      'MALFORMED',
+      `unsupported MessagePack extension (${prototype?.constructor?.name ?? 'unknown'})`,
+    )
   }
   for (const key in value) {
     if (key === '__proto__') throw new DecodeError('MALFORMED', 'map key __proto__ is not accepted')
