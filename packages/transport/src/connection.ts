@@ -13,7 +13,7 @@ import {
 import { SendQueue } from './core/send-queue'
 import { detach } from './detach'
 import type { Link, LinkHandlers } from './link'
-import { SEAL_OVERHEAD_BYTES_MAX } from './link'
+import { sealOverheadBytesMax } from './link'
 import type { TransportOptions } from './options'
 
 export type ConnectionState = 'handshaking' | 'open' | 'closing' | 'closed'
@@ -120,7 +120,10 @@ export class Connection implements LinkHandlers {
       remoteAddress: this.address,
       send: (frame) => {
         if (this.stateValue !== 'handshaking') return
-        if (frame.length > this.owner.options.frameBytesMax + SEAL_OVERHEAD_BYTES_MAX) {
+        if (
+          frame.length >
+          this.owner.options.frameBytesMax + sealOverheadBytesMax(this.owner.options.frameBytesMax)
+        ) {
           this.fail(
             new TransportError('FRAME_TOO_LARGE', 'handshake frame exceeds the frame limit', {
               bytes: frame.length,
@@ -211,7 +214,10 @@ export class Connection implements LinkHandlers {
     }
     // A sealed frame has consumed a nonce, so it must go out: the queue may exceed its byte limit by
     // the seal overhead rather than drop it. The overhead itself is bounded.
-    assert(sealed.length <= bytes.length + SEAL_OVERHEAD_BYTES_MAX, 'sealing adds a bounded overhead')
+    assert(
+      sealed.length <= bytes.length + sealOverheadBytesMax(bytes.length),
+      'sealing adds a bounded overhead',
+    )
     this.queue.push(sealed)
     if (!this.flushScheduled) {
       this.flushScheduled = true

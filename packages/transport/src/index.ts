@@ -34,7 +34,7 @@ export { PlaintextUpgrader } from './plaintext'
 export { MemoryNetwork, defaultMemoryNetwork } from './drivers/mem'
 export type { TransportComponents } from './components'
 export { resolveTransportOptions, type TransportInit, type TransportOptions } from './options'
-export { SEAL_OVERHEAD_BYTES_MAX } from './link'
+export { SEAL_OVERHEAD_BYTES_MAX, sealOverheadBytesMax } from './link'
 export {
   FrameDecoder,
   encodeFrame,

@@ -7,6 +7,15 @@ import type { AddressProtocol, ConnectionDirection, PeerAddress, TransportError 
 export const SEAL_OVERHEAD_BYTES_MAX = 1024
 
 /**
+ * Room a secure session may add when sealing a message of `messageBytes`: a fixed allowance plus 32
+ * bytes per 16 KiB, because record-based channels add a tag per chunk (Noise: 18 bytes per 65,519-byte
+ * message, 4.6 KiB on a 16 MiB frame) and the bound must grow with the message.
+ */
+export function sealOverheadBytesMax(messageBytes: number): number {
+  return SEAL_OVERHEAD_BYTES_MAX + Math.ceil(messageBytes / 16_384) * 32
+}
+
+/**
  * What a link reports to its owner (a Connection). The driver calls these from I/O callbacks;
  * `closed` is called exactly once and nothing is called after it.
  */

@@ -22,7 +22,7 @@ import { MemDriver } from './drivers/mem'
 import { TcpDriver } from './drivers/tcp'
 import { WsDriver } from './drivers/ws'
 import {
-  SEAL_OVERHEAD_BYTES_MAX,
+  sealOverheadBytesMax,
   type Link,
   type LinkDriver,
   type LinkHandlers,
@@ -112,7 +112,7 @@ export class TransportManager implements Transport {
       }
     }
     const limits = {
-      wireFrameBytesMax: this.options.frameBytesMax + SEAL_OVERHEAD_BYTES_MAX,
+      wireFrameBytesMax: this.options.frameBytesMax + sealOverheadBytesMax(this.options.frameBytesMax),
       socketBufferBytesMax: this.options.socketBufferBytesMax,
     }
     const tcp = new TcpDriver(limits, this.components.logger)
