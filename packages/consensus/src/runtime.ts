@@ -613,15 +613,15 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     if (this.phase !== 'running') return
     this.loopRequested = true
     if (this.loopRunning) return
-    const running = this.runLoop().then(
-      () => undefined,
-      (thrown: unknown) => this.fail(toError(thrown)),
-    )
+    // Every failure of the loop ends in `fail` (the runtime stops, open requests get STOPPED), so the
+    // promise kept in `loopRunning` never rejects.
+    const running: Promise<void> = this.runLoop()
+      .catch((thrown: unknown) => this.fail(toError(thrown)))
+      .then(() => {
+        if (this.loopRunning === running) this.loopRunning = null
+        if (this.loopRequested && this.phase === 'running') this.requestLoop()
+      })
     this.loopRunning = running
-    void running.finally(() => {
-      if (this.loopRunning === running) this.loopRunning = null
-      if (this.loopRequested && this.phase === 'running') this.requestLoop()
-    })
   }
 
   private async runLoop(): Promise<void> {
