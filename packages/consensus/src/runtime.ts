@@ -134,6 +134,8 @@ interface OwnSession {
   readonly id: string
   nextSequence: number
   readonly outstanding: Set<number>
+  /** Local monotonic time of the last submission under this session. */
+  lastUsedMs: number
 }
 
 const REQUEST_ID_SPAN = 2 ** 21
@@ -381,11 +383,27 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   }
 
   private async openOwnSession(deadlineMs: number): Promise<OwnSession> {
-    if (this.ownSession) return this.ownSession
+    const current = this.ownSession
+    if (current) {
+      // Sessions expire by log time (the leaders' clocks), which this replica can only estimate: an
+      // idle session is replaced well before it could have expired, so a command never meets
+      // SESSION_EXPIRED just because the application paused.
+      const idleMs = this.clock.now() - current.lastUsedMs
+      if (current.outstanding.size > 0 || idleMs < this.init.sessionExpiryMs / 2) {
+        current.lastUsedMs = this.clock.now()
+        return current
+      }
+      this.ownSession = null
+    }
     if (!this.ownSessionOpening) {
       const opening = this.enqueue('register', new Uint8Array(0), '', 0, 0, deadlineMs).then(
         (result): OwnSession => {
-          const session: OwnSession = { id: result.sessionId, nextSequence: 1, outstanding: new Set() }
+          const session: OwnSession = {
+            id: result.sessionId,
+            nextSequence: 1,
+            outstanding: new Set(),
+            lastUsedMs: this.clock.now(),
+          }
           this.ownSession = session
           return session
         },

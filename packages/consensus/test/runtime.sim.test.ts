@@ -49,6 +49,24 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(cluster.nodes.map((node) => node.machine!.applied)).toEqual([0, 0, 0])
   })
 
+  it('replaces an idle session before it can expire, so a paused client is not refused', async () => {
+    const { cluster, sim, followers } = await startedCluster({
+      seed: 13,
+      size: 3,
+      runtime: { requestTimeoutMs: 500, sessionExpiryMs: 2_000 },
+    })
+    const client = followers[0]!
+    const other = followers[1]!
+    await sim.await(cluster.put(client, 'a', '1'))
+    // Another node's client keeps the log clock moving while this one is idle past the expiry.
+    for (let round = 0; round < 6; round++) {
+      await sim.await(cluster.put(other, 'b', String(round)))
+      await sim.runForAsync(500)
+    }
+    await sim.await(cluster.put(client, 'a', '2'))
+    expect(await sim.await(cluster.get(client, 'a'))).toBe('2')
+  })
+
   it('fails with NO_LEADER when no leader appears within the timeout', async () => {
     const cluster = new SimCluster({ seed: 3, size: 3, runtime: { requestTimeoutMs: 500 } })
     await cluster.startAll()
