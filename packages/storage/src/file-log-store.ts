@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
-import { mkdir, open, readFile, readdir, rename, truncate, unlink } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type {
   Counter,
@@ -28,7 +28,7 @@ import { encodeCompaction, encodeEntry, encodeHardState, encodeSegmentHeader } f
 import { checkComplete, replaySegments } from './core/log-replay'
 import type { CompactionFloor, LogDamage, SegmentBytes } from './core/log-replay'
 import { FRAME_HEADER_BYTES } from './core/record-frame'
-import { ioError, syncDirectory } from './io/fs-durability'
+import { ioError, replaceFileDurably, syncDirectory } from './io/fs-durability'
 
 export interface FileLogStoreInit {
   /** A segment rotates before a record would take it past this size. @default 64 MiB */
@@ -750,20 +750,7 @@ async function readFloor(directory: string, logger: Logger): Promise<CompactionF
 async function writeFloor(directory: string, floor: CompactionFloor): Promise<void> {
   const path = join(directory, META_NAME)
   const temporary = `${path}.tmp`
-  const bytes = encodeLogMeta(floor)
-  try {
-    const handle = await open(temporary, 'w')
-    try {
-      await handle.write(bytes, 0, bytes.length, 0)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporary, path)
-  } catch (thrown) {
-    throw ioError('write', path, thrown)
-  }
-  await syncDirectory(directory)
+  await replaceFileDurably(directory, temporary, path, encodeLogMeta(floor), 'write')
 }
 
 async function listSegments(directory: string): Promise<number[]> {

@@ -1,16 +1,9 @@
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger, Snapshot, SnapshotStore } from '@socketcloud/core'
-import {
-  DecodeError,
-  LimitExceededError,
-  StorageError,
-  assert,
-  checkLimit,
-  noopLogger,
-} from '@socketcloud/core'
+import { DecodeError, LimitExceededError, StorageError, checkLimit, noopLogger } from '@socketcloud/core'
 import { decodeSnapshot, encodeSnapshot } from './core/snapshot-format'
-import { ioError, syncDirectory } from './io/fs-durability'
+import { ioError, replaceFileDurably, syncDirectory } from './io/fs-durability'
 
 export interface FileSnapshotStoreInit {
   /** Snapshots kept on disk; older ones are deleted after a newer one is durable. @default 2 */
@@ -108,24 +101,7 @@ export class FileSnapshotStore implements SnapshotStore {
       const sequence = (this.sequences[this.sequences.length - 1] ?? 0) + 1
       const path = join(this.directory, snapshotName(sequence))
       const temporary = path + TEMPORARY_SUFFIX
-      try {
-        const handle = await open(temporary, 'w')
-        try {
-          let written = 0
-          while (written < bytes.length) {
-            const result = await handle.write(bytes, written, bytes.length - written, written)
-            assert(result.bytesWritten > 0, 'snapshot write made no progress')
-            written += result.bytesWritten
-          }
-          await handle.sync()
-        } finally {
-          await handle.close()
-        }
-        await rename(temporary, path)
-      } catch (thrown) {
-        throw ioError('save snapshot', path, thrown)
-      }
-      await syncDirectory(this.directory)
+      await replaceFileDurably(this.directory, temporary, path, bytes, 'save snapshot')
       this.sequences.push(sequence)
       await this.prune()
     })

@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises'
-import { StorageError, toError } from '@socketcloud/core'
+import { open, rename } from 'node:fs/promises'
+import { StorageError, assert, toError } from '@socketcloud/core'
 
 /** Wraps a failed filesystem call into StorageError(IO_ERROR) naming the operation and path. */
 export function ioError(operation: string, path: string, thrown: unknown): StorageError {
@@ -27,4 +27,35 @@ export async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await handle?.close()
   }
+}
+
+/**
+ * Replaces `path` atomically and durably: writes `bytes` to `temporary`, fsyncs it, renames it over
+ * `path` and fsyncs the directory, so a crash leaves either the old file or the complete new one.
+ */
+export async function replaceFileDurably(
+  directory: string,
+  temporary: string,
+  path: string,
+  bytes: Uint8Array,
+  operation: string,
+): Promise<void> {
+  try {
+    const handle = await open(temporary, 'w')
+    try {
+      let written = 0
+      while (written < bytes.length) {
+        const result = await handle.write(bytes, written, bytes.length - written, written)
+        assert(result.bytesWritten > 0, `${operation}: a write made no progress`)
+        written += result.bytesWritten
+      }
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temporary, path)
+  } catch (thrown) {
+    throw ioError(operation, path, thrown)
+  }
+  await syncDirectory(directory)
 }
