@@ -22,8 +22,13 @@ function drain(raft: RaftEngine): Ready<RaftMessage>[] {
   return out
 }
 
+/** Everything a Ready sends, early (before its write) first. */
+function sent(ready: Ready<RaftMessage>): { to: string; message: RaftMessage }[] {
+  return [...(ready.messagesBeforePersist ?? []), ...ready.messages]
+}
+
 function messages(raft: RaftEngine): { to: string; message: RaftMessage }[] {
-  return drain(raft).flatMap((ready) => ready.messages)
+  return drain(raft).flatMap(sent)
 }
 
 function electedCluster(voters: number, options: Partial<RaftOptions> = {}, seed = 7): Cluster {
@@ -219,7 +224,7 @@ describe('log replication', () => {
     const original = deposed.engine.ready.bind(deposed.engine)
     deposed.engine.ready = () => {
       const ready = original()
-      for (const out of ready.messages) {
+      for (const out of sent(ready)) {
         if (out.message.type === 'append-response' && out.message.reject && out.message.index > 0)
           rejections++
       }
@@ -514,7 +519,7 @@ describe('reads', () => {
     expect(leader.engine.readIndex('r1')).toEqual({ ok: true })
     const ready = leader.engine.ready()
     expect(ready.reads).toEqual([])
-    expect(ready.messages.filter((out) => out.message.type === 'heartbeat')).toHaveLength(2)
+    expect(sent(ready).filter((out) => out.message.type === 'heartbeat')).toHaveLength(2)
     leader.engine.advance(ready)
     cluster.runFor(20)
     expect(leader.reads).toContainEqual({ context: 'r1', index: commit })
