@@ -22,8 +22,13 @@ function drain(raft: RaftEngine): Ready<RaftMessage>[] {
   return out
 }
 
+/** Everything a Ready sends, early (before its write) first. */
+function sent(ready: Ready<RaftMessage>): { to: string; message: RaftMessage }[] {
+  return [...(ready.messagesBeforePersist ?? []), ...ready.messages]
+}
+
 function messages(raft: RaftEngine): { to: string; message: RaftMessage }[] {
-  return drain(raft).flatMap((ready) => ready.messages)
+  return drain(raft).flatMap(sent)
 }
 
 function electedCluster(voters: number, options: Partial<RaftOptions> = {}, seed = 7): Cluster {
@@ -219,7 +224,7 @@ describe('log replication', () => {
     const original = deposed.engine.ready.bind(deposed.engine)
     deposed.engine.ready = () => {
       const ready = original()
-      for (const out of ready.messages) {
+      for (const out of sent(ready)) {
         if (out.message.type === 'append-response' && out.message.reject && out.message.index > 0)
           rejections++
       }
@@ -514,7 +519,7 @@ describe('reads', () => {
     expect(leader.engine.readIndex('r1')).toEqual({ ok: true })
     const ready = leader.engine.ready()
     expect(ready.reads).toEqual([])
-    expect(ready.messages.filter((out) => out.message.type === 'heartbeat')).toHaveLength(2)
+    expect(sent(ready).filter((out) => out.message.type === 'heartbeat')).toHaveLength(2)
     leader.engine.advance(ready)
     cluster.runFor(20)
     expect(leader.reads).toContainEqual({ context: 'r1', index: commit })
@@ -545,5 +550,107 @@ describe('reads', () => {
     leader.engine.readIndex('doomed')
     cluster.runFor(500)
     expect(leader.dropped).toContain('doomed')
+  })
+})
+
+describe('leader log write in parallel with replication (thesis §10.2.1)', () => {
+  /** Steps every Ready to quiescence, delivering what each sends; returns the engines. */
+  function settle(engines: RaftEngine[]): void {
+    const byId = new Map(engines.map((raft) => [raft.id, raft]))
+    for (let round = 0; round < 100; round++) {
+      const busy = engines.filter((raft) => raft.hasReady())
+      if (busy.length === 0) return
+      for (const raft of busy) {
+        const ready = raft.ready()
+        raft.advance(ready)
+        for (const out of sent(ready)) byId.get(out.to)?.step(raft.id, out.message)
+      }
+    }
+    throw new Error('did not settle')
+  }
+
+  function electedTrio(): [RaftEngine, RaftEngine, RaftEngine] {
+    const voters = ['a', 'b', 'c']
+    const trio: [RaftEngine, RaftEngine, RaftEngine] = [
+      engine('a', voters, { preVote: false }, 1),
+      engine('b', voters, { preVote: false }, 2),
+      engine('c', voters, { preVote: false }, 3),
+    ]
+    while (trio[0].status().role !== 'candidate') trio[0].tick()
+    settle(trio)
+    expect(trio[0].status().role).toBe('leader')
+    expect(trio[0].status().commitIndex).toBe(1)
+    return trio
+  }
+
+  const appendsIn = (outbound: readonly { to: string; message: RaftMessage }[]): AppendRequest[] =>
+    outbound.flatMap((out) => (out.message.type === 'append' ? [out.message] : []))
+
+  it('sends the new entries to followers before its own write, and counts itself only after advance', () => {
+    const [leader, b] = electedTrio()
+    expect(leader.propose(bytes('x'), 'x')).toEqual({ ok: true })
+    const ready = leader.ready()
+    expect(ready.entries.map((entry) => entry.index)).toEqual([2])
+    expect(ready.mustSync).toBe(true)
+    const early = appendsIn(ready.messagesBeforePersist ?? [])
+    expect(early.map((append) => append.entries.map((entry) => entry.index))).toEqual([[2], [2]])
+    expect(appendsIn(ready.messages)).toEqual([])
+
+    // One follower stores and acknowledges the entry while the leader's write is still in flight.
+    b.step('a', early[0]!)
+    const followerReady = b.ready()
+    expect(followerReady.messagesBeforePersist ?? []).toEqual([])
+    expect(followerReady.messages.map((out) => out.message.type)).toEqual(['append-response'])
+    b.advance(followerReady)
+    leader.step('b', followerReady.messages[0]!.message)
+    // Leader (not durable) + one follower is a majority only on paper: no commit yet.
+    expect(leader.status().commitIndex).toBe(1)
+    leader.advance(ready)
+    expect(leader.status().commitIndex).toBe(2)
+  })
+
+  it('commits with two followers alone while its own write is still in flight', () => {
+    const [leader, b, c] = electedTrio()
+    leader.propose(bytes('y'), 'y')
+    const ready = leader.ready()
+    for (const follower of [b, c]) {
+      const append = (ready.messagesBeforePersist ?? []).find((out) => out.to === follower.id)!
+      follower.step('a', append.message)
+      const followerReady = follower.ready()
+      follower.advance(followerReady)
+      for (const out of followerReady.messages) leader.step(follower.id, out.message)
+    }
+    expect(leader.status().commitIndex).toBe(2)
+    leader.advance(ready)
+    expect(leader.ready().committed.map((entry) => entry.index)).toEqual([2])
+  })
+
+  it('a single voter commits its entry only once advance confirms the write', () => {
+    const raft = engine('a', ['a'], { preVote: false })
+    for (let tick = 0; tick < 20; tick++) raft.tick()
+    drain(raft)
+    raft.propose(bytes('z'), 'z')
+    const ready = raft.ready()
+    expect(ready.entries).toHaveLength(1)
+    expect(ready.committed).toEqual([])
+    expect(raft.status().commitIndex).toBe(1)
+    raft.advance(ready)
+    expect(raft.status().commitIndex).toBe(2)
+    expect(raft.ready().committed.map((entry) => entry.index)).toEqual([2])
+  })
+
+  it('sends nothing early from a Ready that changes the term or vote', () => {
+    const candidate = engine('a', ['a', 'b', 'c'], { preVote: false })
+    while (candidate.status().role !== 'candidate') candidate.tick()
+    const campaign = candidate.ready()
+    expect(campaign.hardState).toMatchObject({ term: 1, vote: 'a' })
+    expect(campaign.messagesBeforePersist ?? []).toEqual([])
+    expect(campaign.messages.map((out) => out.message.type)).toEqual(['vote', 'vote'])
+
+    const voter = engine('c', ['a', 'b', 'c'])
+    voter.step('a', { type: 'vote', term: 1, lastIndex: 0, lastTerm: 0, transfer: false })
+    const vote = voter.ready()
+    expect(vote.messagesBeforePersist ?? []).toEqual([])
+    expect(vote.messages.map((out) => out.message.type)).toEqual(['vote-response'])
   })
 })

@@ -2,7 +2,8 @@
  * Goal: the Raft safety properties hold under every fault we can inject, and the cluster recovers
  * once faults stop. Method: for each seed, a 3- or 5-voter cluster (plus spare replicas) runs a
  * random load of proposals and reads while the seed draws message loss, duplication, reordering,
- * partitions, crashes that lose unsynced writes, restarts, leadership transfers, membership changes
+ * partitions, crashes that lose unsynced writes (including a leader's entries already sent to followers
+ * while its own write was in flight), restarts, leadership transfers, membership changes
  * (learners added, caught up, promoted; voters removed, the leader included), log compaction, and
  * clock-rate drift between replicas (±4 %, inside the lease-read assumption, or ±30 % without lease reads).
  * The harness checks election safety, log matching, leader completeness, state machine safety and
@@ -60,6 +61,9 @@ function runOne(seed: number, voters: number, totals: SweepTotals, chaosMs: numb
       dropRate: plan.nextFloat() * 0.1,
       duplicateRate: plan.nextFloat() * 0.05,
     },
+    // Writes that take time: a leader's appends are out before its own write is durable, and a crash
+    // in between loses the leader's copy (thesis §10.2.1).
+    diskLatencyMs: [0, 1, 3, 8][plan.nextInt(4)]!,
   })
   const random = cluster.random.fork()
   let proposals = 0

@@ -141,7 +141,7 @@ interface OwnSession {
 const REQUEST_ID_SPAN = 2 ** 21
 
 /**
- * Drives one consensus engine: the tick timer, the Ready loop (persist, send, apply, serve reads,
+ * Drives one consensus engine: the tick timer, the Ready loop (early sends, persist, send, apply, serve reads,
  * advance), the inbound boundary, forwarding to the leader, client sessions and snapshots. It is
  * protocol-agnostic — the engine comes from an `EngineFactory` — and I/O-agnostic: the transport,
  * stores and clock are the core interfaces, so the same runtime runs on the simulator and on TCP with
@@ -677,8 +677,13 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     }
   }
 
-  /** Steps 1–4 of the Ready contract; the caller advances. */
+  /** Steps 0–4 of the Ready contract; the caller advances. */
   private async handleReady(ready: Ready<Message>): Promise<void> {
+    // Step 0: traffic that promises nothing about our storage (a Raft leader's appends) goes out
+    // now, so followers write in parallel with our own fsync instead of after it.
+    for (const outbound of ready.messagesBeforePersist ?? []) {
+      this.sendEngineMessage(outbound.to, outbound.message)
+    }
     if (ready.snapshot) {
       // Validate before persisting: a snapshot that cannot be restored must not become durable.
       new ReplicatedState(nullMachine, this.stateOptions()).restore(

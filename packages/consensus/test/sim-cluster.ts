@@ -30,6 +30,8 @@ export interface SimClusterOptions {
   readonly adaptEngine?: (engine: RaftEngine) => void
   /** Simulation events allowed in the whole run, so a livelock fails fast with its seed. @default 400_000 */
   readonly eventsMax?: number
+  /** Time each disk's fsync takes (SimDisk `syncLatencyMs`). @default SimDisk's */
+  readonly diskSyncLatencyMs?: number
 }
 
 export class SimNode {
@@ -82,7 +84,10 @@ export class SimCluster {
         index,
         simNodeId(index),
         name,
-        new SimDisk(this.sim, { name: `disk-${name}` }),
+        new SimDisk(this.sim, {
+          name: `disk-${name}`,
+          ...(options.diskSyncLatencyMs !== undefined ? { syncLatencyMs: options.diskSyncLatencyMs } : {}),
+        }),
         this.sim.clockFor(name),
       )
     })

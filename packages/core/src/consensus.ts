@@ -29,14 +29,21 @@ export interface EngineStatus {
 /**
  * Everything an engine wants done, in the order it must be done (etcd's Ready):
  *
+ * 0. Send `messagesBeforePersist` (if any). They may go out before this Ready's writes are durable,
+ *    or even if they never become durable (a crash in between), because they promise nothing about
+ *    this replica's storage: e.g. a Raft leader's appends to followers, which may carry entries the
+ *    leader is writing right now (Ongaro's thesis §10.2.1). The engine counts its own copy of those
+ *    entries only once `advance(ready)` confirms the write.
  * 1. Persist `snapshot` (if any), then `entries` and `hardState` — durably when `mustSync` — BEFORE
- *    sending any message, because a vote or an acknowledgement promises that this state survives.
+ *    sending `messages`, because a vote or an acknowledgement promises that this state survives.
  * 2. Send `messages`.
  * 3. Restore the state machine from `snapshot` (if any), then apply `committed` in order.
  * 4. Serve reads in `reads` once the applied index reaches theirs.
- * 5. Call `advance(ready)`.
+ * 5. Call `advance(ready)` — only once step 1 is durable; it tells the engine so.
  *
- * Nothing in a Ready is repeated by the next one; a driver that fails a step must stop the node.
+ * A driver may feed the engine new inputs (`step`, `tick`, `propose`) while it waits on step 1, but
+ * must not call `ready()` again before `advance`. Nothing in a Ready is repeated by the next one; a
+ * driver that fails a step must stop the node.
  */
 export interface Ready<Message> {
   readonly hardState: HardState | null
@@ -44,6 +51,12 @@ export interface Ready<Message> {
   readonly snapshot: Snapshot | null
   readonly mustSync: boolean
   readonly messages: readonly OutboundMessage<Message>[]
+  /**
+   * Messages that may be sent before (and regardless of) the persistence of this Ready (step 0).
+   * Absent or empty for engines that do not distinguish; a driver may always send them with
+   * `messages` instead, after persisting, at the cost of latency.
+   */
+  readonly messagesBeforePersist?: readonly OutboundMessage<Message>[]
   readonly committed: readonly LogEntry[]
   readonly reads: readonly ReadState[]
   /** Proposals the engine gave up on (leader lost before they were appended anywhere), by proposal context. */

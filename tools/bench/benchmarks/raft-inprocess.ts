@@ -86,6 +86,7 @@ class InProcessCluster {
   }
 
   private handle(engine: RaftEngine, ready: Ready<RaftMessage>, latency?: (ns: number) => void): void {
+    for (const outbound of ready.messagesBeforePersist ?? []) this.deliver(engine.id, outbound)
     for (const outbound of ready.messages) this.deliver(engine.id, outbound)
     if (engine === this.leader && ready.committed.length > 0) {
       const now = nowNs()

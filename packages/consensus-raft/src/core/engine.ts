@@ -442,6 +442,11 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
   ready(): Ready<RaftMessage> {
     this.flushBroadcasts()
     const hardStateChanged = this.hardStateChanged()
+    // Appends and heartbeats depend only on our in-memory log and a term made durable by an earlier
+    // Ready, so they may leave before this Ready's write — unless this Ready itself changes the term
+    // or vote, which a message of that term would otherwise promise before it is durable.
+    const termDurable =
+      this.term === this.persistedHardState.term && this.vote === this.persistedHardState.vote
     const mustSync =
       this.log.stableIndex < this.log.lastIndex() ||
       this.snapshotToPersist !== null ||
@@ -453,12 +458,19 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     const entries = this.log.stableIndex < this.log.lastIndex() ? this.log.unstableEntries() : noEntries
     const committed = this.log.nextCommitted(this.options.committedEntriesPerReadyMax)
     const status = this.statusChanged() ? this.status() : null
+    let messages = this.outbox
+    let messagesBeforePersist: OutboundMessage<RaftMessage>[] = []
+    if (termDurable && this.snapshotToPersist === null && this.outbox.some(mayPrecedePersist)) {
+      messagesBeforePersist = this.outbox.filter(mayPrecedePersist)
+      messages = this.outbox.filter((outbound) => !mayPrecedePersist(outbound))
+    }
     const ready: Ready<RaftMessage> = {
       hardState,
       entries,
       snapshot: this.snapshotToPersist,
       mustSync,
-      messages: this.outbox,
+      messages,
+      messagesBeforePersist,
       committed,
       reads: this.readyReads.length > 0 ? this.readyReads : noReads,
       dropped: this.dropped.length > 0 ? this.dropped : noStrings,
@@ -482,6 +494,15 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
   advance(ready: Ready<RaftMessage>): void {
     assert(ready === this.lastReady, 'advance() must receive the last Ready returned by ready()')
     this.lastReady = null
+    // The driver made this Ready durable: only now does our own copy count toward a commit quorum.
+    if (ready.snapshot !== null) this.log.durableTo(ready.snapshot.meta.index, ready.snapshot.meta.term)
+    const lastEntry = ready.entries[ready.entries.length - 1]
+    if (lastEntry !== undefined) this.log.durableTo(lastEntry.index, lastEntry.term)
+    if (this.role !== 'leader') return
+    const own = this.progress.get(this.id)
+    if (own !== undefined && own.maybeUpdate(this.log.durableIndex) && this.maybeCommit()) {
+      this.appendPending = true
+    }
   }
 
   status(): EngineStatus {
@@ -646,7 +667,7 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     const progress = new Progress(this.log.lastIndex() + 1, this.options.inflightMessagesMax)
     progress.recentActive = true
     if (member === this.id) {
-      progress.match = this.log.lastIndex()
+      progress.match = this.log.durableIndex
       progress.becomeReplicate()
     }
     this.progress.set(member, progress)
@@ -880,11 +901,10 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     const entry: LogEntry = { index, term: this.term, kind, data }
     this.log.append([entry])
     this.uncommittedBytes += data.length
-    this.progress.get(this.id)?.maybeUpdate(index)
+    // Our own match moves only when `advance` confirms the entry durable: followers may receive it
+    // (and even commit it without us) while we are still writing it (thesis §10.2.1).
     if (kind === 'config') this.afterLogChange([entry])
     this.appendPending = true
-    // Our own match is the highest, so it alone moves the quorum index only for a single voter.
-    if (this.membership.voters.length <= 1) this.maybeCommit()
     return index
   }
 
@@ -1217,3 +1237,9 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
 }
 
 const ok = { ok: true } as const
+
+/** Leader-to-follower traffic, which promises nothing about the sender's storage. */
+function mayPrecedePersist(outbound: OutboundMessage<RaftMessage>): boolean {
+  const { type } = outbound.message
+  return type === 'append' || type === 'heartbeat' || type === 'snapshot'
+}

@@ -9,8 +9,13 @@ export class RaftLog {
   private entries: LogEntry[]
   private offset: number
   private snapshotTerm: number
-  /** Highest index the driver has persisted (entries above it are in the next Ready). */
+  /** Highest index handed to the driver for persisting (entries above it are in the next Ready). */
   stableIndex: number
+  /**
+   * Highest index the driver confirmed durable (`advance`) and not truncated since; at most
+   * `stableIndex`. A leader counts its own copy toward a commit quorum only up to here.
+   */
+  durableIndex: number
   committed: number
   /** Highest index handed to the driver in `Ready.committed` (or covered by a snapshot). */
   applied: number
@@ -25,6 +30,7 @@ export class RaftLog {
       this.entries.push(entry)
     }
     this.stableIndex = this.lastIndex()
+    this.durableIndex = this.stableIndex
     this.committed = snapshotIndex
     this.applied = Math.max(snapshotIndex, applied)
   }
@@ -101,6 +107,7 @@ export class RaftLog {
   private truncateFrom(index: number): void {
     if (index <= this.lastIndex()) this.entries.length = index - this.offset - 1
     if (this.stableIndex >= index) this.stableIndex = index - 1
+    if (this.durableIndex >= index) this.durableIndex = index - 1
   }
 
   /**
@@ -140,6 +147,13 @@ export class RaftLog {
     if (index > this.stableIndex && this.term(index) === term) this.stableIndex = index
   }
 
+  /** The driver made the write through `index` (whose term was `term`) durable; ignored if since replaced. */
+  durableTo(index: number, term: number): void {
+    if (index > this.durableIndex && index <= this.stableIndex && this.term(index) === term) {
+      this.durableIndex = index
+    }
+  }
+
   commitTo(index: number): boolean {
     if (index <= this.committed) return false
     assert(index <= this.lastIndex(), 'commit index beyond the last entry')
@@ -167,7 +181,8 @@ export class RaftLog {
 
   /** Replaces the log by a snapshot received from the leader, keeping a matching suffix. */
   restore(index: number, term: number): void {
-    if (this.matchTerm(index, term)) {
+    const kept = this.matchTerm(index, term)
+    if (kept) {
       this.entries = this.entries.slice(index - this.offset)
     } else {
       this.entries = []
@@ -178,6 +193,8 @@ export class RaftLog {
     this.applied = Math.max(this.applied, index)
     this.stableIndex = Math.max(index, Math.min(this.stableIndex, this.lastIndex()))
     if (this.entries.length === 0) this.stableIndex = index
+    // The snapshot itself becomes durable with the Ready that carries it (`durableTo` then).
+    this.durableIndex = Math.min(this.durableIndex, this.lastIndex(), kept ? this.stableIndex : index - 1)
   }
 
   /** Indexes of the `config` entries in the uncompacted log (newest last). */

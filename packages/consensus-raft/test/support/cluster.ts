@@ -13,9 +13,11 @@ import { RaftEngine, type RaftOptions, type RaftMessage, type MembershipChange }
  * A deterministic, synchronous cluster harness for the engine alone (no driver), on
  * `@socketcloud/sim`'s `Simulation` (virtual milliseconds, one seed): a seeded network with latency, jitter (reordering), loss and duplication,
  * partitions, and crashes that lose every write not made durable by a `mustSync` Ready. It executes
- * each Ready exactly as the contract says (persist, send, apply, read, advance) and checks the Raft
- * safety properties after every Ready: election safety, log matching, leader completeness and state
- * machine safety, plus read linearizability for ReadIndex/lease reads.
+ * each Ready exactly as the contract says (early sends, persist, send, apply, read, advance) and
+ * checks the Raft safety properties after every Ready: election safety, log matching, leader
+ * completeness and state machine safety, plus read linearizability for ReadIndex/lease reads. With
+ * `diskLatencyMs`, a write takes time: the Ready's early messages (a leader's appends) are already
+ * out, the engine keeps taking inputs, and a crash before the write completes loses it.
  */
 export interface FaultOptions {
   latencyMs: number
@@ -39,6 +41,12 @@ export interface ClusterOptions {
   tickDriftRatio?: number
   /** Compact the log once this many applied entries are past the snapshot (0 = never). */
   compactEveryEntries?: number
+  /**
+   * A Ready that writes completes after a delay drawn uniformly from [0, diskLatencyMs] virtual ms
+   * (0 = at once, synchronously). Meanwhile the node steps messages and ticks, as a driver that does
+   * not defer inputs does, and does not produce its next Ready. @default 0
+   */
+  diskLatencyMs?: number
 }
 
 interface DurableState {
@@ -66,6 +74,10 @@ export class SimNode {
   stateHash = 0
   readonly reads: ReadState[] = []
   readonly dropped: string[] = []
+  /** A Ready's write is in progress: no next Ready until it completes. */
+  persisting = false
+  /** Bumped by every crash, so a write pending at the crash never completes. */
+  incarnation = 0
 
   constructor(readonly id: ReplicaId) {}
 }
@@ -100,6 +112,7 @@ export class Cluster {
   private readonly blocked = new Set<string>()
   private readonly tickMs: number
   private readonly compactEveryEntries: number
+  private readonly diskLatencyMs: number
   private readonly raftOptions: Partial<RaftOptions>
 
   // Safety bookkeeping.
@@ -116,6 +129,7 @@ export class Cluster {
     this.random = this.sim.random.fork()
     this.tickMs = options.tickMs ?? 10
     this.compactEveryEntries = options.compactEveryEntries ?? 0
+    this.diskLatencyMs = options.diskLatencyMs ?? 0
     this.raftOptions = options.raft ?? {}
     this.faults = { latencyMs: 2, jitterMs: 3, dropRate: 0, duplicateRate: 0, ...options.faults }
     const total = options.voters + (options.spares ?? 0)
@@ -177,6 +191,8 @@ export class Cluster {
     const node = this.node(id)
     if (!node.alive) return
     node.alive = false
+    node.persisting = false
+    node.incarnation++
     this.stats.crashes++
     // Anything not synced is gone: only the durable hard state survives.
     node.writtenHardState = node.durable.hardState
@@ -288,10 +304,11 @@ export class Cluster {
 
   private drainNode(node: SimNode): void {
     for (let round = 0; round < 1000 && node.alive; round++) {
-      if (!node.engine.hasReady()) return
+      if (node.persisting || !node.engine.hasReady()) return
       this.handleReady(node, node.engine.ready())
     }
-    if (node.alive && node.engine.hasReady()) throw new InvariantViolation('Ready loop did not quiesce')
+    if (node.alive && !node.persisting && node.engine.hasReady())
+      throw new InvariantViolation('Ready loop did not quiesce')
   }
 
   /** Runs every pending Ready of every live node to quiescence. */
@@ -300,7 +317,7 @@ export class Cluster {
       let any = false
       for (const node of this.nodes.values()) {
         if (!node.alive) continue
-        while (node.engine.hasReady()) {
+        while (!node.persisting && node.engine.hasReady()) {
           any = true
           this.handleReady(node, node.engine.ready())
         }
@@ -313,7 +330,6 @@ export class Cluster {
   private handleReady(node: SimNode, ready: Ready<RaftMessage>): void {
     this.stats.readys++
     const { engine } = node
-    const durable = node.durable
     const previous = node.writtenHardState
     // The contract: anything a vote or an acknowledgement depends on must be synced.
     if (ready.entries.length > 0 || ready.snapshot !== null)
@@ -324,6 +340,73 @@ export class Cluster {
       }
       this.expect(ready.hardState.term >= previous.term, 'persisted term went backwards')
     }
+    const early = ready.messagesBeforePersist ?? []
+    for (const outbound of early) {
+      const { type } = outbound.message
+      // Only a leader's traffic may precede its write; a vote or an acknowledgement never may.
+      this.expect(
+        type === 'append' || type === 'heartbeat' || type === 'snapshot',
+        `${type} sent before persisting`,
+      )
+      this.expect(ready.snapshot === null, 'messages before persisting a snapshot')
+      if (ready.hardState !== null) {
+        const before = previous ?? { term: 0, vote: null }
+        this.expect(
+          ready.hardState.term === before.term && ready.hardState.vote === before.vote,
+          'messages before persisting a new term or vote',
+        )
+      }
+    }
+    // Checked against the log the entries were produced from (it may change while they are written).
+    for (const entry of ready.entries) this.checkLogMatching(node, entry)
+    // Election safety and leader completeness, on the log the status describes.
+    if (
+      ready.status !== null &&
+      ready.status.role === 'leader' &&
+      this.wasLeader.get(node.id) !== ready.status.term
+    ) {
+      this.wasLeader.set(node.id, ready.status.term)
+      this.stats.elections++
+      const existing = this.leaderByTerm.get(ready.status.term)
+      this.expect(
+        existing === undefined || existing === node.id,
+        `two leaders in term ${ready.status.term}: ${existing} and ${node.id}`,
+      )
+      this.leaderByTerm.set(ready.status.term, node.id)
+      this.checkLeaderCompleteness(node)
+    }
+    const termAtReady = engine.inspect().term
+
+    // 0. Early sends: they go out even if the write below is lost to a crash.
+    this.sendAll(node, early)
+
+    const writes = ready.entries.length > 0 || ready.snapshot !== null || ready.hardState !== null
+    if (this.diskLatencyMs === 0 || !writes) {
+      this.completeReady(node, ready, termAtReady)
+      return
+    }
+    node.persisting = true
+    const incarnation = node.incarnation
+    this.sim.schedule(this.random.nextInt(this.diskLatencyMs + 1), 'raft.fsync', () => {
+      // A crash in between lost the write (and the rest of this Ready) with the process.
+      if (!node.alive || node.incarnation !== incarnation) return
+      node.persisting = false
+      this.completeReady(node, ready, termAtReady)
+      this.drainNode(node)
+    })
+  }
+
+  private sendAll(node: SimNode, messages: Ready<RaftMessage>['messages']): void {
+    for (const outbound of messages) {
+      if (this.blocked.has(`${node.id}>${outbound.to}`)) continue
+      this.enqueue(node.id, outbound.to, outbound.message)
+    }
+  }
+
+  /** Steps 1–5 of the Ready contract, once its write is done. */
+  private completeReady(node: SimNode, ready: Ready<RaftMessage>, termAtReady: number): void {
+    const { engine } = node
+    const durable = node.durable
 
     // 1. Persist. Entries, snapshots and term/vote are always synced (checked above), so the durable
     //    state equals the written one except a commit-only hard state written without sync.
@@ -344,7 +427,6 @@ export class Cluster {
         `non-contiguous log write at ${first.index}`,
       )
       durable.entries = [...keep, ...ready.entries]
-      for (const entry of ready.entries) this.checkLogMatching(node, entry)
     }
     if (ready.hardState !== null) {
       node.writtenHardState = ready.hardState
@@ -353,16 +435,13 @@ export class Cluster {
     if (ready.mustSync && node.writtenHardState !== null) durable.hardState = node.writtenHardState
 
     // 2. Send.
-    for (const outbound of ready.messages) {
-      if (this.blocked.has(`${node.id}>${outbound.to}`)) continue
-      this.enqueue(node.id, outbound.to, outbound.message)
-    }
+    this.sendAll(node, ready.messages)
 
     // 3. Apply.
     if (ready.snapshot !== null) {
       const state = decodeState(ready.snapshot.data)
       this.expect(state.index === ready.snapshot.meta.index, 'snapshot data disagrees with its meta')
-      this.checkApplied(node, state.index, ready.snapshot.meta.term, state.hash)
+      this.checkApplied(node, state.index, ready.snapshot.meta.term, state.hash, termAtReady)
       node.appliedIndex = state.index
       node.stateHash = state.hash
     }
@@ -370,7 +449,7 @@ export class Cluster {
       this.expect(entry.index === node.appliedIndex + 1, `applied ${entry.index} after ${node.appliedIndex}`)
       node.stateHash = hashStep(node.stateHash, entry)
       node.appliedIndex = entry.index
-      this.checkApplied(node, entry.index, entry.term, node.stateHash)
+      this.checkApplied(node, entry.index, entry.term, node.stateHash, termAtReady)
     }
 
     // 4. Reads.
@@ -385,23 +464,6 @@ export class Cluster {
     for (const context of ready.dropped) {
       this.readFloor.delete(context)
       node.dropped.push(context)
-    }
-
-    // Status: election safety.
-    if (
-      ready.status !== null &&
-      ready.status.role === 'leader' &&
-      this.wasLeader.get(node.id) !== ready.status.term
-    ) {
-      this.wasLeader.set(node.id, ready.status.term)
-      this.stats.elections++
-      const existing = this.leaderByTerm.get(ready.status.term)
-      this.expect(
-        existing === undefined || existing === node.id,
-        `two leaders in term ${ready.status.term}: ${existing} and ${node.id}`,
-      )
-      this.leaderByTerm.set(ready.status.term, node.id)
-      this.checkLeaderCompleteness(node)
     }
 
     engine.advance(ready)
@@ -440,11 +502,12 @@ export class Cluster {
     }
   }
 
-  private checkApplied(node: SimNode, index: number, term: number, hash: number): void {
+  private checkApplied(node: SimNode, index: number, term: number, hash: number, termAtReady: number): void {
     const known = this.stateAt.get(index)
     if (known === undefined) {
-      // The applier's current term bounds from above the term in which the entry committed.
-      this.stateAt.set(index, { term, hash, knownInTerm: node.engine.inspect().term })
+      // The applier's term when it learned of the commit bounds from above the term in which the
+      // entry committed.
+      this.stateAt.set(index, { term, hash, knownInTerm: termAtReady })
       if (index > this.committedIndexMax) this.committedIndexMax = index
       return
     }
