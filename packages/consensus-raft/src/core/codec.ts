@@ -9,7 +9,7 @@ import {
   type EngineMessageCodec,
   type SnapshotMeta,
 } from '@socketcloud/core'
-import { decodeEntryBatch, encodeEntryBatch } from './entry-batch'
+import { ByteSlab, decodeEntryBatch, encodeEntryBatch } from './entry-batch'
 import { decodeMembership } from './membership'
 import type { RaftMessage } from './messages'
 
@@ -43,6 +43,7 @@ const prefix = 'raft.'
  */
 export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
   private readonly options: RaftMessageCodecOptions
+  private readonly slab = new ByteSlab()
 
   constructor(options: Partial<RaftMessageCodecOptions> = {}) {
     this.options = { ...defaults, ...options }
@@ -65,7 +66,7 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
           prevIndex: message.prevIndex,
           prevTerm: message.prevTerm,
           commit: message.commit,
-          entries: encodeEntryBatch(message.entries, message.prevIndex),
+          entries: encodeEntryBatch(message.entries, message.prevIndex, this.slab),
         }
       case 'append-response':
         return {

@@ -26,14 +26,42 @@ export interface EntryBatchLimits {
   readonly membershipBytesMax: number
 }
 
+/**
+ * Hands out fresh, never-reused regions of larger shared ArrayBuffers. Allocating one ArrayBuffer
+ * per message costs more than packing the message (a zeroed backing store plus GC bookkeeping
+ * each time); carving blobs out of a slab amortises that. A region is never handed out twice, so
+ * blobs never alias one another; a slab is freed once no blob in it is referenced.
+ */
+export class ByteSlab {
+  private buffer = new ArrayBuffer(0)
+  private used = 0
+
+  constructor(private readonly slabBytes = 256 * 1024) {}
+
+  take(length: number): Uint8Array {
+    if (length > this.slabBytes / 4) return new Uint8Array(length)
+    if (this.used + length > this.buffer.byteLength) {
+      this.buffer = new ArrayBuffer(this.slabBytes)
+      this.used = 0
+    }
+    const region = new Uint8Array(this.buffer, this.used, length)
+    this.used += length
+    return region
+  }
+}
+
 /** Packs `entries` (which must follow `prevIndex` contiguously — the engine's invariant) into one blob. */
-export function encodeEntryBatch(entries: readonly LogEntry[], prevIndex: number): Uint8Array {
+export function encodeEntryBatch(
+  entries: readonly LogEntry[],
+  prevIndex: number,
+  slab: ByteSlab,
+): Uint8Array {
   let size = 0
   for (let position = 0; position < entries.length; position++) {
     size += entryHeaderBytes + entries[position]!.data.length
   }
-  const blob = new Uint8Array(size)
-  const view = new DataView(blob.buffer)
+  const blob = slab.take(size)
+  const view = new DataView(blob.buffer, blob.byteOffset, size)
   let offset = 0
   for (let position = 0; position < entries.length; position++) {
     const entry = entries[position]!
@@ -54,8 +82,8 @@ export function encodeEntryBatch(entries: readonly LogEntry[], prevIndex: number
  * Decodes and validates an untrusted blob. Every entry's kind, term and length is checked: terms are
  * positive, never decrease (starting from `prevTerm`) and never exceed the message's `term`; data fits
  * `entryBytesMax` and the blob; a noop carries no data; a config entry holds a valid membership.
- * The blob is copied once, so entries never alias the transport's receive buffer; each entry's data
- * is a view into that copy.
+ * Each entry's data is a view into `input`, not a copy (as msgpackr's byte strings are views into
+ * the frame): core's Transport hands every received frame to its one owner, so nothing rewrites it.
  */
 export function decodeEntryBatch(
   input: Uint8Array,
@@ -64,11 +92,10 @@ export function decodeEntryBatch(
   term: number,
   limits: EntryBatchLimits,
 ): LogEntry[] {
-  // One copy into a fresh plain Uint8Array: the log may keep these entries long after the frame's
-  // buffer is reused, and a Node Buffer's `slice` would only have made a view.
-  const blob = new Uint8Array(input.length)
-  blob.set(input)
-  const view = new DataView(blob.buffer)
+  // A plain Uint8Array over the input (msgpackr hands out Node Buffers; the engine's contract is
+  // Uint8Array): its `subarray` then yields plain views, and is cheaper than constructing each view.
+  const blob = new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
   const entries: LogEntry[] = []
   let previousTerm = prevTerm
   let offset = 0
@@ -109,7 +136,7 @@ export function decodeEntryBatch(
     }
     const kind = kindsByCode[code]!
     if (kind === 'noop' && length !== 0) throw invalid(position, 'data', 'a noop entry carries no data')
-    const data = new Uint8Array(blob.buffer, offset, length)
+    const data = blob.subarray(offset, offset + length)
     offset += length
     if (kind === 'config') {
       if (length > limits.membershipBytesMax) throw invalid(position, 'data', 'membership too large')
