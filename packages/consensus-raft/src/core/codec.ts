@@ -1,17 +1,15 @@
 import {
   checkLimit,
   DecodeError,
-  expectArray,
   expectBoolean,
   expectBytes,
   expectRecord,
   expectUint,
   DEFAULT_LIMITS,
   type EngineMessageCodec,
-  type EntryKind,
-  type LogEntry,
   type SnapshotMeta,
 } from '@socketcloud/core'
+import { ByteSlab, decodeEntryBatch, encodeEntryBatch } from './entry-batch'
 import { decodeMembership } from './membership'
 import type { RaftMessage } from './messages'
 
@@ -33,18 +31,19 @@ const defaults: RaftMessageCodecOptions = {
   membershipBytesMax: 256 * 1024,
 }
 
-const kindCodes: Record<EntryKind, number> = { command: 0, config: 1, noop: 2 }
-const kindsByCode: readonly EntryKind[] = ['command', 'config', 'noop']
 const prefix = 'raft.'
 
 /**
- * Wire form of Raft messages inside core's envelope: type `raft.<kind>`, payload a plain map.
- * Entries travel as `[index, term, kindCode, data]` tuples. `decode` trusts nothing: every field is
- * type- and range-checked, entries must be contiguous after `prevIndex` with terms that never
- * decrease and never exceed the message's term, and a config entry must hold a valid membership.
+ * Wire form of Raft messages inside core's envelope: type `raft.<kind>`, payload a plain map of the
+ * message's fields (without `type`). An append's entries travel as one binary blob (see
+ * `entry-batch.ts`: kind, term and length per entry; indices implied by `prevIndex`), which is far
+ * cheaper to pack, unpack and validate than one MessagePack value per entry. `decode` trusts
+ * nothing: every field is type- and range-checked, entry terms never decrease and never exceed the
+ * message's term, and a config entry must hold a valid membership.
  */
 export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
   private readonly options: RaftMessageCodecOptions
+  private readonly slab = new ByteSlab()
 
   constructor(options: Partial<RaftMessageCodecOptions> = {}) {
     this.options = { ...defaults, ...options }
@@ -59,6 +58,7 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
   }
 
   encode(message: RaftMessage): unknown {
+    // Fields are listed explicitly (no spread) so exactly the wire fields are sent, in a stable order.
     switch (message.type) {
       case 'append':
         return {
@@ -66,13 +66,32 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
           prevIndex: message.prevIndex,
           prevTerm: message.prevTerm,
           commit: message.commit,
-          entries: message.entries.map((entry) => [
-            entry.index,
-            entry.term,
-            kindCodes[entry.kind],
-            entry.data,
-          ]),
+          entries: encodeEntryBatch(message.entries, message.prevIndex, this.slab),
         }
+      case 'append-response':
+        return {
+          term: message.term,
+          index: message.index,
+          reject: message.reject,
+          hintIndex: message.hintIndex,
+          hintTerm: message.hintTerm,
+        }
+      case 'heartbeat':
+        return { term: message.term, commit: message.commit, round: message.round }
+      case 'heartbeat-response':
+        return { term: message.term, round: message.round }
+      case 'pre-vote':
+        return { term: message.term, lastIndex: message.lastIndex, lastTerm: message.lastTerm }
+      case 'vote':
+        return {
+          term: message.term,
+          lastIndex: message.lastIndex,
+          lastTerm: message.lastTerm,
+          transfer: message.transfer,
+        }
+      case 'pre-vote-response':
+      case 'vote-response':
+        return { term: message.term, granted: message.granted }
       case 'snapshot':
         return {
           term: message.term,
@@ -81,10 +100,10 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
           offset: message.offset,
           data: message.data,
         }
-      default: {
-        const { type: _type, ...rest } = message
-        return rest
-      }
+      case 'snapshot-response':
+        return { term: message.term, index: message.index, offset: message.offset }
+      case 'timeout-now':
+        return { term: message.term }
     }
   }
 
@@ -152,30 +171,9 @@ export class RaftMessageCodec implements EngineMessageCodec<RaftMessage> {
     const prevTerm = expectUint(body.prevTerm, 'append.prevTerm')
     const commit = expectUint(body.commit, 'append.commit')
     if (prevTerm > term) throw invalid('append.prevTerm', 'exceeds the term')
-    const raw = expectArray(body.entries, 'append.entries', this.options.entriesPerMessageMax)
-    const entries: LogEntry[] = new Array<LogEntry>(raw.length)
-    let previousTerm = prevTerm
-    for (let position = 0; position < raw.length; position++) {
-      const path = `append.entries[${position}]`
-      const tuple = expectArray(raw[position], path, 4)
-      if (tuple.length !== 4) throw invalid(path, 'must be [index, term, kind, data]')
-      const index = expectUint(tuple[0], `${path}.index`)
-      const entryTerm = expectUint(tuple[1], `${path}.term`)
-      const kind = kindsByCode[expectUint(tuple[2], `${path}.kind`, kindsByCode.length - 1)]!
-      const data = plainBytes(expectBytes(tuple[3], `${path}.data`, this.options.entryBytesMax))
-      if (index !== prevIndex + position + 1) throw invalid(`${path}.index`, 'entries must be contiguous')
-      if (entryTerm < previousTerm || entryTerm > term || entryTerm === 0) {
-        throw invalid(`${path}.term`, 'terms must not decrease nor exceed the message term')
-      }
-      if (kind === 'noop' && data.length !== 0) throw invalid(`${path}.data`, 'a noop entry carries no data')
-      if (kind === 'config') {
-        if (data.length > this.options.membershipBytesMax)
-          throw invalid(`${path}.data`, 'membership too large')
-        decodeMembership(data, `${path}.data`)
-      }
-      previousTerm = entryTerm
-      entries[position] = { index, term: entryTerm, kind, data }
-    }
+    // The envelope's size limit bounds the blob; the entry count and sizes are checked while reading it.
+    const blob = expectBytes(body.entries, 'append.entries', Number.MAX_SAFE_INTEGER)
+    const entries = decodeEntryBatch(blob, prevIndex, prevTerm, term, this.options)
     return { type: 'append', term, prevIndex, prevTerm, commit, entries }
   }
 

@@ -130,6 +130,20 @@ describe('Codec envelope', () => {
     )
   })
 
+  it('refuses an extension or deep nesting wherever it sits among plain values', () => {
+    const withDate = new Packr({ useRecords: false })
+    const date = withDate.pack([1, 'a.b', sender.bytes, { term: 1, list: [1, 'x', { at: new Date(0) }] }])
+    expect(decodeError(() => codec.decode(date)).code).toBe('MALFORMED')
+    let nested: unknown = { leaf: new Uint8Array(1) }
+    for (let i = 0; i < 100; i++) nested = { inner: nested, n: i }
+    expect(decodeError(() => codec.decode(plain.pack([1, 'a.b', sender.bytes, nested]))).code).toBe(
+      'MALFORMED',
+    )
+    const shallow = new Codec({ nestingDepthMax: 3 })
+    const decoded = shallow.decode(plain.pack([1, 'a.b', sender.bytes, { a: new Uint8Array(2) }]))
+    expect(plainBytes(decoded.payload)).toEqual({ a: new Uint8Array(2) })
+  })
+
   it('never throws anything but DecodeError on arbitrary bytes (property)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {

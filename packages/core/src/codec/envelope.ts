@@ -149,18 +149,23 @@ export class Codec {
 
 /**
  * Rejects values MessagePack can carry but our protocols never send: extension types (which msgpackr
- * would turn into Dates or arbitrary objects), and nesting deep enough to exhaust a recursive reader.
+ * would turn into Dates or arbitrary objects), integers beyond 2^53, and nesting deep enough to
+ * exhaust a recursive reader. Leaves (numbers, strings, booleans, null, byte arrays) are checked
+ * inline rather than by a call each, which keeps the walk cheap for payloads with many fields.
  */
 function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'bigint')
-      throw new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+    if (typeof value === 'bigint') throw bigIntegerError()
     return
   }
-  if (value instanceof Uint8Array) return
   if (depth >= depthMax) throw new DecodeError('MALFORMED', `nesting deeper than ${depthMax}`, { depthMax })
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkPlainValue(value[i], depthMax, depth + 1)
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (typeof item === 'object' ? item !== null : typeof item === 'bigint') {
+        checkPlainValue(item, depthMax, depth + 1)
+      }
+    }
     return
   }
   const prototype = Object.getPrototypeOf(value)
@@ -172,6 +177,13 @@ function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
   }
   for (const key in value) {
     if (key === '__proto__') throw new DecodeError('MALFORMED', 'map key __proto__ is not accepted')
-    checkPlainValue((value as Record<string, unknown>)[key], depthMax, depth + 1)
+    const item: unknown = (value as Record<string, unknown>)[key]
+    if (typeof item === 'object' ? item !== null : typeof item === 'bigint') {
+      checkPlainValue(item, depthMax, depth + 1)
+    }
   }
+}
+
+function bigIntegerError(): DecodeError {
+  return new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
 }
