@@ -78,7 +78,11 @@ export interface LogWrite {
 export interface LogStore {
   load(): Promise<LogState>
   write(update: LogWrite, options: { readonly sync: boolean }): Promise<void>
-  /** Discards entries up to and including `index`, whose term is `term` (covered by a snapshot). */
+  /**
+   * Discards entries up to and including `index`, whose term is `term` (covered by a snapshot). When
+   * the log does not reach `index`, or holds another term there, every entry is discarded: the
+   * snapshot replaces the log (this is how a follower installs a leader's snapshot).
+   */
   compact(index: number, term: number): Promise<void>
   close(): Promise<void>
 }
