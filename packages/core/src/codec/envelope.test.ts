@@ -37,7 +37,8 @@ const payloadArbitrary = fc.letrec((tie) => ({
     fc.constant(null),
     fc.boolean(),
     fc.integer(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    // MessagePack has no negative zero for integers: msgpackr writes -0 as 0, which is what peers see.
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((value) => !Object.is(value, -0)),
     fc.string(),
     fc.uint8Array({ maxLength: 64 }),
     fc.array(tie('value'), { maxLength: 5 }),
