@@ -15,7 +15,7 @@ import {
   type Transport,
   type TransportEvents,
 } from '@socketcloud/core'
-import { backoffDelayMs } from './core/backoff'
+import { planReconnect } from './reconnect'
 import { resolveComponents, type ResolvedComponents, type TransportComponents } from './components'
 import { Connection, type ConnectionOwner } from './connection'
 import { MemDriver } from './drivers/mem'
@@ -547,22 +547,11 @@ export class TransportManager implements Transport {
   }
 
   private scheduleReconnect(intent: DialIntent): void {
-    intent.attempt++
-    if (intent.attempt > this.options.reconnectAttemptsMax) {
+    const delayMs = planReconnect(intent, this.options, this.components, this.metrics, this.events)
+    if (delayMs === undefined) {
       this.intents.delete(intent.id.hex)
-      this.components.logger.warn(
-        { peer: intent.id.toShortString(), attempts: intent.attempt - 1 },
-        'giving up reconnecting',
-      )
       return
     }
-    const delayMs = backoffDelayMs(
-      { delayInitialMs: this.options.reconnectDelayInitialMs, delayMaxMs: this.options.reconnectDelayMaxMs },
-      intent.attempt,
-      this.components.random,
-    )
-    this.metrics.reconnectAttempts.inc()
-    this.events.emit('peer:reconnecting', { peer: intent.id, attempt: intent.attempt, delayMs })
     intent.timer = this.components.clock.setTimer(delayMs, () => {
       intent.timer = undefined
       this.reconnect(intent).catch((thrown: unknown) => {

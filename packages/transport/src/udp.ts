@@ -18,7 +18,7 @@ import {
   type Transport,
   type TransportEvents,
 } from '@socketcloud/core'
-import { backoffDelayMs } from './core/backoff'
+import { planReconnect } from './reconnect'
 import { DATAGRAM_HEADER_BYTES, decodeDatagram, encodeDatagram, type DatagramKind } from './core/datagram'
 import { resolveComponents, type ResolvedComponents, type TransportComponents } from './components'
 import { TransportMetrics } from './metrics'
@@ -526,19 +526,11 @@ export class UdpTransport implements Transport {
   }
 
   private scheduleReconnect(intent: UdpIntent): void {
-    intent.attempt++
-    if (intent.attempt > this.options.reconnectAttemptsMax) {
+    const delayMs = planReconnect(intent, this.options, this.components, this.metrics, this.events)
+    if (delayMs === undefined) {
       this.intents.delete(intent.id.hex)
-      this.components.logger.warn({ peer: intent.id.toShortString() }, 'giving up reconnecting')
       return
     }
-    const delayMs = backoffDelayMs(
-      { delayInitialMs: this.options.reconnectDelayInitialMs, delayMaxMs: this.options.reconnectDelayMaxMs },
-      intent.attempt,
-      this.components.random,
-    )
-    this.metrics.reconnectAttempts.inc()
-    this.events.emit('peer:reconnecting', { peer: intent.id, attempt: intent.attempt, delayMs })
     intent.timer = this.components.clock.setTimer(delayMs, () => {
       intent.timer = undefined
       if (this.closed || this.intents.get(intent.id.hex) !== intent || this.peers.has(intent.id.hex)) return
