@@ -1,0 +1,3 @@
+import { libraryPreset } from '../../tools/config/tsup.preset'
+
+export default libraryPreset()
