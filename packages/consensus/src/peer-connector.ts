@@ -37,7 +37,7 @@ export class PeerConnector {
   private readonly transport: Transport
   private readonly clock: Clock
   private readonly logger: Logger
-  private readonly peers: ReadonlyArray<readonly [NodeId, string]>
+  private readonly peers = new Map<string, readonly [NodeId, string]>()
   private readonly redialIntervalMs: number
   private readonly dialing = new Set<string>()
   private readonly dialFailures: Counter
@@ -47,9 +47,11 @@ export class PeerConnector {
     this.transport = components.transport
     this.clock = components.clock
     this.logger = (components.logger ?? noopLogger).child({ component: 'peer-connector' })
-    this.peers = [
-      ...(init.peers instanceof Map ? init.peers.entries() : (init.peers as Iterable<[NodeId, string]>)),
-    ].filter(([peer]) => !peer.equals(this.transport.localId))
+    for (const [peer, address] of init.peers instanceof Map
+      ? init.peers.entries()
+      : (init.peers as Iterable<[NodeId, string]>)) {
+      this.setPeer(peer, address)
+    }
     this.redialIntervalMs = checkNumber('redialIntervalMs', init.redialIntervalMs ?? 250, 1)
     this.dialFailures = (components.metrics ?? noopMetrics).counter({
       name: 'socketcloud_consensus_dial_failures_total',
@@ -68,9 +70,25 @@ export class PeerConnector {
     this.timer = null
   }
 
+  /** Adds a peer, or changes its address (a member that joined or moved); dialled on the next interval. */
+  setPeer(peer: NodeId, address: string): void {
+    if (peer.equals(this.transport.localId)) return
+    this.peers.set(peer.hex, [peer, address])
+  }
+
+  /** Stops keeping a connection to `peer` (a removed member); an open connection is left to its owner. */
+  removePeer(peer: NodeId): void {
+    this.peers.delete(peer.hex)
+  }
+
+  /** The peers kept connected, with their addresses. */
+  peerAddresses(): ReadonlyArray<readonly [NodeId, string]> {
+    return [...this.peers.values()]
+  }
+
   private connectAll(): void {
     const connected = new Set(this.transport.connectedPeers().map((peer) => peer.hex))
-    for (const [peer, address] of this.peers) {
+    for (const [peer, address] of this.peers.values()) {
       if (connected.has(peer.hex) || this.dialing.has(peer.hex)) continue
       this.dialing.add(peer.hex)
       this.transport.dial(address, { expectedPeer: peer }).then(
