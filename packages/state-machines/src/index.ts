@@ -56,3 +56,10 @@ export type {
   LockOptions,
   LockView,
 } from './core/lock/lock-service'
+export {
+  COMBINED_MACHINE_NAME,
+  CombinedStateMachine,
+  UNKNOWN_PART,
+  combineStateMachines,
+} from './core/combine'
+export type { MachineFactory, MachineParts, PartOf } from './core/combine'
