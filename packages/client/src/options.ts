@@ -63,6 +63,12 @@ export interface WatchInit {
    */
   readonly connectTimeoutMs?: number
   /**
+   * How often an open watch pings the node; a ping unanswered by the next one drops the connection (and the
+   * watch reconnects elsewhere).
+   * @default 10000
+   */
+  readonly pingIntervalMs?: number
+  /**
    * Largest single WebSocket message accepted.
    * @default 16777216 (16 MiB)
    */
@@ -162,6 +168,7 @@ export function resolveOptions(init: SocketCloudClientInit): ResolvedOptions {
         1_000_000,
       ),
       connectTimeoutMs: checkLimit('watch.connectTimeoutMs', watch.connectTimeoutMs ?? 5000, 1, 3_600_000),
+      pingIntervalMs: checkLimit('watch.pingIntervalMs', watch.pingIntervalMs ?? 10_000, 10, 3_600_000),
       messageBytesMax: checkLimit('watch.messageBytesMax', watch.messageBytesMax ?? 16 * 1024 * 1024, 1024),
     },
     random: init.random ?? mathRandom,

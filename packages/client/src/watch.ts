@@ -54,6 +54,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
   private readonly stopSleeping = new AbortController()
   private duplicates = 0
   private unknownFrames = 0
+  /** The queue overflowed and the socket was dropped; reconnect once the consumer has drained half of it. */
+  private reconnectWhenDrained = false
 
   constructor(
     readonly prefix: string,
@@ -87,6 +89,11 @@ export class Watch implements AsyncIterable<WatchEvent> {
   /** Events dropped because a reconnect replayed a revision already delivered. */
   get duplicatesDropped(): number {
     return this.duplicates
+  }
+
+  /** Events waiting for the consumer (never more than `queueEventsMax`). */
+  get queuedEvents(): number {
+    return this.queue.length
   }
 
   /** Frames of a type this client does not know, skipped. */
@@ -127,9 +134,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     for (;;) {
       const event = this.queue.shift()
       if (event !== undefined) {
-        if (this.socket?.isPaused === true && this.queue.length <= this.options.watch.queueEventsMax / 2) {
-          this.socket.resume()
-        }
+        if (this.queue.length <= this.options.watch.queueEventsMax / 2) this.resumeReading()
         return { done: false, value: event }
       }
       if (this.failure !== undefined) {
@@ -142,6 +147,19 @@ export class Watch implements AsyncIterable<WatchEvent> {
       await new Promise<void>((resolve) => {
         this.wake = resolve
       })
+    }
+  }
+
+  private resumeReading(): void {
+    if (this.socket?.isPaused === true) this.socket.resume()
+    if (
+      this.reconnectWhenDrained &&
+      this.socket === undefined &&
+      !this.closed &&
+      this.failure === undefined
+    ) {
+      this.reconnectWhenDrained = false
+      this.connect()
     }
   }
 
@@ -188,6 +206,27 @@ export class Watch implements AsyncIterable<WatchEvent> {
     let refusal: SocketCloudClientError | undefined
     let retryAfterMs: number | undefined
     let lastError: Error | undefined
+    // A peer that vanished without closing (a partition, a frozen process) is noticed by a missing pong.
+    // While paused the pong cannot be read, so a paused socket is not judged.
+    let awaitingPong = false
+    const heartbeat = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN) return
+      if (socket.isPaused) {
+        awaitingPong = false
+        return
+      }
+      if (awaitingPong) {
+        lastError = new Error(`no pong within ${this.options.watch.pingIntervalMs} ms`)
+        socket.terminate()
+        return
+      }
+      awaitingPong = true
+      socket.ping()
+    }, this.options.watch.pingIntervalMs)
+    heartbeat.unref()
+    socket.on('pong', () => {
+      awaitingPong = false
+    })
     socket.on('open', () => this.lifecycle.emit('connected', { endpoint, fromRevision }))
     socket.on('unexpected-response', (request, response) => {
       this.readRefusal(response, endpoint).then(
@@ -206,7 +245,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
       )
     })
     socket.on('message', (data, isBinary) => {
-      if (socket !== this.socket) return
+      // After an overflow drop, later frames from the same socket would leave a gap: ignore them.
+      if (socket !== this.socket || this.reconnectWhenDrained) return
       if (isBinary) {
         this.fail(this.badFrame(endpoint, 'binary frame'))
         return
@@ -256,7 +296,12 @@ export class Watch implements AsyncIterable<WatchEvent> {
       this.socket = undefined
       const reason = reasonBytes.toString('utf8')
       this.lifecycle.emit('disconnected', { endpoint, code, reason })
+      clearInterval(heartbeat)
       if (this.closed || this.failure !== undefined) return
+      if (this.reconnectWhenDrained) {
+        if (this.queue.length <= this.options.watch.queueEventsMax / 2) this.resumeReading()
+        return
+      }
       if (refusal !== undefined) {
         this.fail(refusal)
         return
@@ -276,10 +321,18 @@ export class Watch implements AsyncIterable<WatchEvent> {
       this.duplicates += 1
       return
     }
+    const queueEventsMax = this.options.watch.queueEventsMax
+    if (this.queue.length >= queueEventsMax) {
+      // Frames already read from the socket keep arriving after pause(). Rather than grow the queue, drop
+      // this one and the connection, and resume from the last queued revision + 1 once the consumer drains.
+      this.reconnectWhenDrained = true
+      socket.terminate()
+      return
+    }
     this.last = Math.max(this.last, event.revision)
     this.nextFrom = this.last + 1
     this.queue.push(event)
-    if (this.queue.length >= this.options.watch.queueEventsMax && !socket.isPaused) socket.pause()
+    if (this.queue.length >= queueEventsMax && !socket.isPaused) socket.pause()
     this.notify()
   }
 
