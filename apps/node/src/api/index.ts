@@ -1,0 +1,7 @@
+export { ApiServer } from './api-server'
+export type { ApiServerOptions } from './api-server'
+export { ApiAuthorizer } from './auth'
+export type { ApiAuthOptions, Requirement } from './auth'
+export { API_LIMIT_DEFAULTS, resolveApiLimits } from './limits'
+export type { ApiLimits, ResolvedApiLimits } from './limits'
+export { WATCH_CLOSE_COMPACTED, WATCH_CLOSE_SLOW_CONSUMER } from './watch-connection'
