@@ -76,6 +76,9 @@ describe('locks', () => {
       now: cluster.nowMs,
     })
 
+    await client.lock.get('jobs/1', { consistency: 'stale' })
+    expect(lastRequest().url).toBe('/v1/locks/jobs%2F1?consistency=stale')
+
     cluster.nowMs += 1000
     const renewed = await client.lock.renew('jobs/1', {
       owner: 'alice',

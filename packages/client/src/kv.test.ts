@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { RevisionMismatchError, SocketCloudClientError } from './errors'
 import { ScriptedCluster } from './testing/scripted-cluster'
@@ -126,6 +127,36 @@ describe('kv', () => {
     await client.kv.get('auth')
     expect(node.requests.every((request) => request.headers.authorization === 'Bearer cap-token-1')).toBe(
       true,
+    )
+  })
+})
+
+describe('kv keys (property)', () => {
+  it('any valid key round-trips through the URL path and the prefix query unchanged', async () => {
+    const { client } = recordingClient(cluster.urls)
+    // Printable code points (controls are invalid keys), with slashes, dots, percent signs and astral
+    // characters drawn often; `.` and `..` alone are the documented exception.
+    const keyCharacter = fc.oneof(
+      fc.constantFrom('/', '.', '%', '?', '#', '+', ' ', '&', '=', '🙂', 'é'),
+      fc
+        .integer({ min: 0x20, max: 0x10ffff })
+        .filter((code) => code !== 0x7f && (code < 0xd800 || code > 0xdfff))
+        .map((code) => String.fromCodePoint(code)),
+    )
+    const key = fc
+      .array(keyCharacter, { minLength: 1, maxLength: 40 })
+      .map((characters) => characters.join(''))
+      .filter((candidate) => candidate !== '.' && candidate !== '..')
+    await fc.assert(
+      fc.asyncProperty(key, fc.uint8Array({ maxLength: 64 }), async (name, value) => {
+        await client.kv.put(name, value)
+        const read = await client.kv.get(name)
+        expect([...read!.value]).toEqual([...value])
+        const listed = await client.kv.list({ prefix: name, limit: 10_000 })
+        expect(listed.kvs.some((entry) => entry.key === name)).toBe(true)
+        expect(listed.kvs.every((entry) => entry.key.startsWith(name))).toBe(true)
+      }),
+      { numRuns: 100 },
     )
   })
 })

@@ -1,8 +1,9 @@
 import { decodeLockLease, decodeLockReleased, decodeLockState } from './core/responses'
 import type { LockLease, LockState } from './core/responses'
-import { encodeNameSegment } from './core/names'
+import { encodeNameSegment, queryString } from './core/names'
 import { checkSafeInteger, checkText, jsonBody } from './json-body'
 import { callOptions } from './kv'
+import type { ReadOptions } from './kv'
 import { decodeJsonReply } from './requester'
 import type { CallOptions, Requester } from './requester'
 
@@ -60,11 +61,12 @@ export class LockApi {
   }
 
   /** Who holds the lock now, with the server's log time (`now`) to compare `expiresAt` against. */
-  async get(name: string, options: CallOptions = {}): Promise<LockState> {
+  async get(name: string, options: ReadOptions = {}): Promise<LockState> {
+    const consistency = options.consistency === 'stale' ? 'stale' : undefined
     const reply = await this.requester.send({
       ...callOptions(options),
       method: 'GET',
-      path: `/v1/locks/${encodeNameSegment(name, 'name')}`,
+      path: `/v1/locks/${encodeNameSegment(name, 'name')}${queryString({ consistency })}`,
       kind: 'read',
     })
     return decodeJsonReply(reply, decodeLockState, 'not_applied')

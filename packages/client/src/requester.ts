@@ -171,7 +171,16 @@ export class Requester {
           throw new SocketCloudClientError(
             'bad_response',
             `response of ${result.bytes} bytes exceeds responseBytesMax ${options.responseBytesMax}`,
-            { ...details, status: result.status, outcome: kind === 'read' ? 'not_applied' : 'unknown' },
+            {
+              ...details,
+              status: result.status,
+              outcome:
+                kind === 'read'
+                  ? 'not_applied'
+                  : result.status >= 200 && result.status < 300
+                    ? 'applied'
+                    : 'unknown',
+            },
           )
         case 'failed':
           failure = result.failure
