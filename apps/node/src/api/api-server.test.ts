@@ -35,7 +35,6 @@ afterAll(async () => {
 
 const leader = (): TestNode => cluster.leader()!
 const follower = (): TestNode => cluster.followers()[0]!
-const text = (value: string) => new TextEncoder().encode(value)
 
 describe('key-value', () => {
   it('puts through a follower and reads back everywhere with revision headers', async () => {

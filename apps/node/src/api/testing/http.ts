@@ -31,6 +31,18 @@ export async function call(
   return { status: response.status, headers: response.headers, body: parsed }
 }
 
+/** Only the status of a request (for answers that are not JSON, such as a key's raw value). */
+export async function statusOf(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const response = await fetch(base + path, { method, headers })
+  await response.arrayBuffer()
+  return response.status
+}
+
 /** Sends raw bytes on a fresh TCP connection and resolves with what the server answered before closing. */
 export function rawExchange(port: number, chunks: readonly (string | Uint8Array)[]): Promise<string> {
   return new Promise((resolve, reject) => {
