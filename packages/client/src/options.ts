@@ -33,6 +33,13 @@ export interface SocketCloudClientInit {
    */
   readonly safeWrites?: boolean
   /**
+   * Writes of one session may run ahead of the oldest write still in flight by fewer than this many
+   * sequence numbers; a write beyond waits. Must not exceed the server's `sessionAckWindow` (1,000 by
+   * default), which is how many answers the server keeps below a session's newest sequence number.
+   * @default 1000
+   */
+  readonly sessionWindowMax?: number
+  /**
    * Largest response body read, in bytes; a larger one is a `bad_response` error.
    * @default 67108864 (64 MiB)
    */
@@ -82,6 +89,7 @@ export interface ResolvedOptions {
   readonly attemptsMax: number
   readonly backoff: BackoffPolicy
   readonly safeWrites: boolean
+  readonly sessionWindowMax: number
   readonly responseBytesMax: number
   readonly watch: Required<WatchInit>
   readonly random: Random
@@ -158,6 +166,7 @@ export function resolveOptions(init: SocketCloudClientInit): ResolvedOptions {
     attemptsMax: checkLimit('retry.attemptsMax', retry.attemptsMax ?? 6, 1, 1000),
     backoff,
     safeWrites: init.safeWrites ?? true,
+    sessionWindowMax: checkLimit('sessionWindowMax', init.sessionWindowMax ?? 1000, 1, 1_000_000),
     responseBytesMax: checkLimit('responseBytesMax', init.responseBytesMax ?? 64 * 1024 * 1024, 1024),
     watch: {
       queueEventsMax: checkLimit('watch.queueEventsMax', watch.queueEventsMax ?? 10_000, 1, 10_000_000),

@@ -34,13 +34,15 @@ export interface Reply extends HttpAnswer {
 }
 
 interface SessionTicket {
-  readonly id: string
+  readonly session: OpenSession
   readonly seq: number
 }
 
 interface OpenSession {
   readonly id: string
   nextSeq: number
+  /** Sequence numbers of writes still being sent (their answers not yet final). */
+  readonly outstanding: Set<number>
 }
 
 /** Builds the typed error for a non-2xx answer from its validated error body. */
@@ -128,6 +130,7 @@ export class Requester {
   private preferred = 0
   private session: OpenSession | undefined
   private opening: Promise<OpenSession> | undefined
+  private windowWaiters: Array<() => void> = []
 
   constructor(private readonly options: ResolvedOptions) {}
 
@@ -141,12 +144,30 @@ export class Requester {
     return this.session?.id
   }
 
+  /** Session writes currently in flight. */
+  get writesInFlight(): number {
+    return this.session?.outstanding.size ?? 0
+  }
+
   /** Sends the request until a final answer; resolves with a 2xx reply or rejects with a typed error. */
   async send(spec: RequestSpec): Promise<Reply> {
-    const options = this.options
     const kind: RequestKind =
-      spec.kind === 'session_write' && !options.safeWrites ? 'unsafe_write' : spec.kind
-    let ticket = kind === 'session_write' ? await this.nextTicket(spec) : undefined
+      spec.kind === 'session_write' && !this.options.safeWrites ? 'unsafe_write' : spec.kind
+    if (kind !== 'session_write') return this.attempts(spec, kind, undefined)
+    const holder: { ticket: SessionTicket } = { ticket: await this.nextTicket(spec) }
+    try {
+      return await this.attempts(spec, kind, holder)
+    } finally {
+      this.releaseTicket(holder.ticket)
+    }
+  }
+
+  private async attempts(
+    spec: RequestSpec,
+    kind: RequestKind,
+    holder: { ticket: SessionTicket } | undefined,
+  ): Promise<Reply> {
+    const options = this.options
     let endpointIndex = this.preferred
     let unknownSoFar = false
     for (let attempt = 1; ; attempt++) {
@@ -154,7 +175,7 @@ export class Requester {
       const result = await httpAttempt({
         url: endpoint + spec.path,
         method: spec.method,
-        headers: this.headers(spec, ticket),
+        headers: this.headers(spec, holder?.ticket),
         body: spec.body,
         timeoutMs: spec.timeoutMs ?? options.requestTimeoutMs,
         responseBytesMax: options.responseBytesMax,
@@ -235,9 +256,11 @@ export class Requester {
         }
         throw final
       }
-      if (decision.renewSession && ticket !== undefined) {
-        this.forgetSession(ticket.id)
-        ticket = await this.nextTicket(spec)
+      if (decision.renewSession && holder !== undefined) {
+        const expired = holder.ticket
+        this.forgetSession(expired.session)
+        this.releaseTicket(expired)
+        holder.ticket = await this.nextTicket(spec)
       }
       if (decision.failover) endpointIndex = (endpointIndex + 1) % options.endpoints.length
       const delayMs = backoffDelayMs(attempt - 1, options.backoff, options.random, decision.retryAfterMs)
@@ -251,7 +274,7 @@ export class Requester {
     if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`
     if (spec.contentType !== undefined) headers['content-type'] = spec.contentType
     if (ticket !== undefined) {
-      headers['x-session-id'] = ticket.id
+      headers['x-session-id'] = ticket.session.id
       headers['x-session-seq'] = String(ticket.seq)
     }
     return headers
@@ -268,15 +291,36 @@ export class Requester {
     })
   }
 
+  /**
+   * Takes the next sequence number of the current session, opening it first if needed. The server keeps
+   * answers only for the last `sessionWindowMax` sequence numbers below the newest one it saw, so a write
+   * waits while it would be that far ahead of the oldest write still in flight (whose retry would
+   * otherwise meet a forgotten answer and end `unknown`).
+   */
   private async nextTicket(spec: CallOptions): Promise<SessionTicket> {
-    const session = this.session ?? (await this.openSession(spec))
-    const seq = session.nextSeq
-    session.nextSeq += 1
-    return { id: session.id, seq }
+    for (;;) {
+      const session = this.session ?? (await abortable(this.openSession(spec), spec.signal))
+      if (this.session !== undefined && this.session !== session) continue
+      let oldest = session.nextSeq
+      for (const seq of session.outstanding) oldest = Math.min(oldest, seq)
+      if (session.nextSeq - oldest < this.options.sessionWindowMax) {
+        const seq = session.nextSeq
+        session.nextSeq += 1
+        session.outstanding.add(seq)
+        return { session, seq }
+      }
+      await abortable(new Promise<void>((resolve) => this.windowWaiters.push(resolve)), spec.signal)
+    }
   }
 
-  private forgetSession(id: string): void {
-    if (this.session?.id === id) this.session = undefined
+  private releaseTicket(ticket: SessionTicket): void {
+    if (!ticket.session.outstanding.delete(ticket.seq)) return
+    const waiters = this.windowWaiters.splice(0)
+    for (const wake of waiters) wake()
+  }
+
+  private forgetSession(session: OpenSession): void {
+    if (this.session === session) this.session = undefined
   }
 
   /** Opens one session for the whole client; concurrent first writes share the same request. */
@@ -291,7 +335,7 @@ export class Requester {
       timeoutMs: spec.timeoutMs,
     }).then((reply) => {
       const id = decodeJsonReply(reply, decodeSessionId, 'not_applied')
-      const session: OpenSession = { id, nextSeq: 1 }
+      const session: OpenSession = { id, nextSeq: 1, outstanding: new Set() }
       this.session = session
       return session
     })
@@ -302,4 +346,28 @@ export class Requester {
     opening.then(clear, clear)
     return opening
   }
+}
+
+/** Rejects with `aborted` when `signal` fires first; the underlying promise keeps running (and is shared). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  const aborted = (): SocketCloudClientError =>
+    new SocketCloudClientError('aborted', 'the call was aborted before it was sent', {
+      outcome: 'not_applied',
+    })
+  if (signal.aborted) return Promise.reject(aborted())
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted())
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (thrown: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(thrown)
+      },
+    )
+  })
 }

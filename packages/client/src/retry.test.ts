@@ -210,6 +210,36 @@ describe('safe writes', () => {
   })
 })
 
+describe('session window', () => {
+  it('holds back a write that would run sessionWindowMax ahead of the oldest one in flight', async () => {
+    const node = cluster.endpoints[0]!
+    const { client } = recordingClient([node.url], { sessionWindowMax: 3, requestTimeoutMs: 60_000 })
+    await client.kv.put('warm', 'up')
+    node.once({ kind: 'hang' })
+    const stuck = new AbortController()
+    const first = rejectionOf(() => client.kv.put('w/1', 'v', { signal: stuck.signal }))
+    await waitForRequest(node.requests, '/v1/kv/w%2F1')
+    const later = [2, 3, 4, 5].map((index) => client.kv.put(`w/${index}`, 'v'))
+    await Promise.all(later.slice(0, 2))
+    const seqs = () => node.requests.map((request) => Number(request.headers['x-session-seq'] ?? 0))
+    expect(Math.max(...seqs())).toBe(4)
+    expect(client.sessionId).toBeDefined()
+    const waiting = new AbortController()
+    const refused = rejectionOf(() => client.kv.put('w/never', 'v', { signal: waiting.signal }))
+    waiting.abort()
+    expect(await refused).toMatchObject({ code: 'aborted', outcome: 'not_applied' })
+    stuck.abort()
+    expect(await first).toMatchObject({ code: 'aborted', outcome: 'unknown' })
+    await Promise.all(later)
+    expect(
+      seqs()
+        .filter((seq) => seq > 0)
+        .sort((a, b) => a - b),
+    ).toEqual([1, 2, 3, 4, 5, 6])
+    expect(node.requests.some((request) => request.url === '/v1/kv/w%2Fnever')).toBe(false)
+  })
+})
+
 describe('abort', () => {
   it('rejects with aborted when the signal fires during an attempt', async () => {
     for (const endpoint of cluster.endpoints) endpoint.always({ kind: 'hang' })
