@@ -1,3 +1,51 @@
 #!/usr/bin/env node
-// The `socketcloud` command; filled in by the CLI work.
-export {}
+import { Command } from 'commander'
+import { toError } from '@socketcloud/core'
+import { runNode, type NodeFlags } from './cli/node-command'
+import { runLocalCluster, type StartFlags } from './cli/start-command'
+import { nodeIdentity } from './assembly/node'
+import { registerClientCommands } from './cli/client-commands'
+
+const program = new Command()
+  .name('socketcloud')
+  .description('SocketCloud: an encrypted, Raft-replicated key-value, counter and lock service')
+  .showHelpAfterError()
+
+program
+  .command('start')
+  .description('start a local cluster of node processes on 127.0.0.1 (Ctrl-C stops them)')
+  .option('-n, --nodes <count>', 'how many nodes', '3')
+  .option('--data-dir <dir>', 'root of the nodes’ data', '.socketcloud')
+  .option('--http-port <port>', 'HTTP port of the first node; the others follow', '7070')
+  .option('--peer-port <port>', 'node-to-node port of the first node; the others follow', '7170')
+  .option('--log-level <level>', 'log level of the nodes', 'info')
+  .action((flags: StartFlags) => runLocalCluster(flags, process.argv[1]!))
+
+program
+  .command('node')
+  .description('run one node (settings: --config file < SOCKETCLOUD_* environment < flags)')
+  .option('-c, --config <file>', 'JSON config file')
+  .option('--data-dir <dir>', 'identity, Raft log and snapshots')
+  .option('--listen <address>', 'node-to-node address, e.g. tcp://127.0.0.1:7170')
+  .option('--advertise <address>', 'address the other members dial (default: the listen address)')
+  .option('--http <host:port>', 'HTTP API address, e.g. 127.0.0.1:7070')
+  .option('--peers <list>', 'founding members: <node id>@tcp://host:port, comma-separated')
+  .option('--join <url>', 'API URL of a member of an existing cluster to join')
+  .option('--root-public-key <hex>', 'require capability tokens rooted in this ed25519 key')
+  .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
+  .action((flags: NodeFlags) => runNode(flags))
+
+program
+  .command('id')
+  .description('print the node id of a data directory (creating the identity on first use)')
+  .requiredOption('--data-dir <dir>', 'the node’s data directory')
+  .action(async (flags: { dataDir: string }) => {
+    process.stdout.write(`${(await nodeIdentity(flags.dataDir)).nodeId.hex}\n`)
+  })
+
+registerClientCommands(program)
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`socketcloud: ${toError(error).message}\n`)
+  process.exit(1)
+})

@@ -2,5 +2,33 @@
  * @packageDocumentation
  * The SocketCloud reference node: assembly of identity, encrypted transports, failure detection,
  * Raft consensus over file storage and the built-in state machines, behind an HTTP/WebSocket API.
+ * The `socketcloud` command is the usual way in; these exports let a program embed a node or a
+ * local cluster (tests and benchmarks do).
  */
-export {}
+export { startNode, nodeIdentity, IDENTITY_FILE, type RunningNode } from './assembly/node'
+export {
+  resolveNodeConfig,
+  environmentLayer,
+  fileLayer,
+  parsePeers,
+  NODE_DEFAULTS,
+  CONFIG_KEYS,
+  ENVIRONMENT_VARIABLES,
+  LOG_LEVELS,
+  type NodeConfig,
+  type PeerSpec,
+  type ConfigLayer,
+  type LogLevel,
+} from './config/node-config'
+export {
+  startLocalCluster,
+  prepareLocalNodes,
+  spawnLocalNode,
+  stopLocalNodes,
+  waitForLeader,
+  banner,
+  type LocalCluster,
+  type LocalClusterOptions,
+  type LocalNodeProcess,
+  type LocalNodeSpec,
+} from './launcher/local-cluster'
