@@ -120,6 +120,11 @@ export class ApiServer {
     return this.boundPort
   }
 
+  /** Requests received and not yet answered (or aborted). */
+  get inflightRequests(): number {
+    return this.inflight
+  }
+
   get openWatchers(): number {
     return this.watchers.size
   }
@@ -481,6 +486,9 @@ export class ApiServer {
   }
 
   private onWatchClose(data: WatchSocketData): void {
+    // uWS's filter reports a connection's end only for HTTP sockets, never for upgraded ones.
+    this.connections--
+    this.metrics.connections.set(this.connections)
     const connection = data.connection
     if (!connection) return
     connection.closedByPeer()

@@ -27,6 +27,10 @@ export interface TestClusterOptions {
   readonly auth?: ApiAuthOptions
   readonly requestTimeoutMs?: number
   readonly snapshotIntervalEntries?: number
+  /** @default 10 (ticks of 15 ms) */
+  readonly electionTimeoutTicks?: number
+  /** Voters in the configuration that are never started (a cluster without quorum). @default 0 */
+  readonly absentVoters?: number
 }
 
 export class TestNode {
@@ -63,7 +67,11 @@ export class TestNode {
         engineFactory: raftEngineFactory({
           voters,
           random: new SeededRandom(seed),
-          options: { electionTimeoutTicks: 10, heartbeatTicks: 1, proposalBytesMax: PROPOSAL_BYTES_MAX },
+          options: {
+            electionTimeoutTicks: options.electionTimeoutTicks ?? 10,
+            heartbeatTicks: 1,
+            proposalBytesMax: PROPOSAL_BYTES_MAX,
+          },
         }),
       },
       {
@@ -125,7 +133,8 @@ export class TestCluster {
     const cluster = new TestCluster(options)
     const ids = Array.from({ length: count }, () => cluster.nextId())
     const transports = await Promise.all(ids.map((id) => cluster.openTransport(id)))
-    const voters = ids.map((id) => id.hex)
+    const absent = Array.from({ length: options.absentVoters ?? 0 }, () => cluster.nextId())
+    const voters = [...ids, ...absent].map((id) => id.hex)
     for (const [index, id] of ids.entries()) {
       cluster.nodes.push(
         new TestNode(
