@@ -22,6 +22,7 @@ export class SocketCloudClient {
   readonly cluster: ClusterApi
   private readonly options: ResolvedOptions
   private readonly requester: Requester
+  private readonly watches = new Set<Watch>()
 
   /** Validates the options (throws core's ConfigError naming the bad one); makes no request. */
   constructor(init: SocketCloudClientInit) {
@@ -48,7 +49,10 @@ export class SocketCloudClient {
     return this.requester.sessionId
   }
 
-  /** `GET /health` of the current endpoint (failing over like any read), with the endpoint that answered. */
+  /**
+   * `GET /health` of the current endpoint, failing over like any read, with the endpoint that answered. To
+   * probe one particular node, use a client with only that endpoint and `retry: { attemptsMax: 1 }`.
+   */
   async health(options: CallOptions = {}): Promise<HealthStatus & { endpoint: string }> {
     const reply = await this.requester.send({
       ...callOptions(options),
@@ -65,6 +69,16 @@ export class SocketCloudClient {
    */
   watch(prefix: string, options: WatchOptions = {}): Watch {
     const index = this.options.endpoints.indexOf(this.requester.currentEndpoint)
-    return new Watch(prefix, this.options, Math.max(0, index), options)
+    const watch = new Watch(prefix, this.options, Math.max(0, index), options)
+    if (!watch.ended) {
+      this.watches.add(watch)
+      watch.on('ended', () => this.watches.delete(watch))
+    }
+    return watch
+  }
+
+  /** Closes every watch this client opened (HTTP calls hold nothing open beyond `fetch`'s idle pool). */
+  close(): void {
+    for (const watch of [...this.watches]) watch.close()
   }
 }

@@ -148,6 +148,20 @@ describe('watch', () => {
     await vi.waitFor(() => expect(cluster.endpoints[0]!.watchers).toBe(0))
   })
 
+  it('closes every open watch when the client closes', async () => {
+    const { client } = recordingClient(cluster.urls)
+    const watches = [client.watch('a'), client.watch('b')]
+    const ended: Array<Error | undefined> = []
+    for (const watch of watches) watch.on('ended', ({ error }) => ended.push(error))
+    await vi.waitFor(() => expect(cluster.endpoints[0]!.watchers).toBe(2))
+    client.close()
+    expect(ended).toEqual([undefined, undefined])
+    for (const watch of watches)
+      expect(await watch[Symbol.asyncIterator]().next()).toMatchObject({ done: true })
+    await vi.waitFor(() => expect(cluster.endpoints[0]!.watchers).toBe(0))
+    expect(client.watch('c', { signal: AbortSignal.abort() }).ended).toBe(true)
+  })
+
   it('closes when the loop breaks', async () => {
     const { client } = recordingClient(cluster.urls)
     const watch = client.watch('')

@@ -22,6 +22,8 @@ export interface WatchLifecycle {
   connected: { endpoint: string; fromRevision: number | undefined }
   /** A connection ended; the watch reconnects unless it is closed or failed. */
   disconnected: { endpoint: string; code: number; reason: string }
+  /** The watch is over (closed, aborted or failed); `error` is set when it failed. */
+  ended: { error: Error | undefined }
 }
 
 /** The close codes API.md gives meaning to. */
@@ -81,6 +83,11 @@ export class Watch implements AsyncIterable<WatchEvent> {
     this.connect()
   }
 
+  /** True once the watch is closed, aborted or failed (a failed one still delivers what it queued, then throws). */
+  get ended(): boolean {
+    return this.closed || this.failure !== undefined
+  }
+
   /** The highest revision delivered (or announced by `synced`); 0 before any. */
   get lastRevision(): number {
     return this.last
@@ -106,13 +113,18 @@ export class Watch implements AsyncIterable<WatchEvent> {
     return this.lifecycle.on(event, listener)
   }
 
-  /** Ends the watch; a pending `next()` resolves as done. Idempotent. */
+  /** Ends the watch: queued events are dropped and `next()` resolves as done. Idempotent. */
   close(): void {
     if (this.closed) return
     this.closed = true
+    // A closed watch delivers nothing more, not even what it had queued.
+    this.queue.length = 0
     this.stopSleeping.abort()
+    // A paused socket could not read the server's closing frame; resume it (later frames are ignored).
+    if (this.socket?.isPaused === true) this.socket.resume()
     this.socket?.close(1000, 'client closed')
     this.notify()
+    if (this.failure === undefined) this.lifecycle.emit('ended', { error: undefined })
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WatchEvent> {
@@ -175,6 +187,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     this.stopSleeping.abort()
     this.socket?.terminate()
     this.notify()
+    this.lifecycle.emit('ended', { error })
   }
 
   private get endpoint(): string {
@@ -246,7 +259,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     })
     socket.on('message', (data, isBinary) => {
       // After an overflow drop, later frames from the same socket would leave a gap: ignore them.
-      if (socket !== this.socket || this.reconnectWhenDrained) return
+      if (socket !== this.socket || this.reconnectWhenDrained || this.closed) return
       if (isBinary) {
         this.fail(this.badFrame(endpoint, 'binary frame'))
         return
