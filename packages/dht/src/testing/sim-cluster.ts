@@ -5,6 +5,9 @@ import { DhtNode } from '../dht-node'
 import type { DhtInit } from '../dht-node'
 import { TestEd25519Signer, TestEd25519Verifier } from './ed25519'
 
+/** Virtual time run between yields to the real event loop. */
+const SLICE_MS = 250
+
 export interface SimCluster {
   readonly sim: Simulation
   readonly network: SimNetwork
@@ -60,7 +63,16 @@ export async function buildSimCluster(options: SimClusterOptions): Promise<SimCl
       (value) => (state.outcome = { ok: true, value }),
       (error: unknown) => (state.outcome = { ok: false, error }),
     )
-    await sim.runUntilAsync(() => state.outcome !== undefined, { timeMsMax })
+    // Run in slices of virtual time and yield to the event loop between them, so a long simulation
+    // does not starve the test runner's own messages.
+    const deadline = sim.now + timeMsMax
+    for (;;) {
+      await sim.runUntilAsync(() => state.outcome !== undefined, {
+        timeMsMax: Math.min(SLICE_MS, deadline - sim.now),
+      })
+      if (state.outcome !== undefined || sim.now >= deadline || sim.pendingEvents === 0) break
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
     const outcome = state.outcome
     if (!outcome) return sim.fail(`operation did not settle within ${timeMsMax} ms of virtual time`)
     if (!outcome.ok) throw outcome.error

@@ -1,0 +1,266 @@
+// Goal: the protocol core refuses and counts every kind of bad input without throwing, and its
+// routing table only ever learns peers from valid requests and from answers to its own requests.
+// Method: two or three DhtProtocol instances wired by hand (their outputs fed to each other), time
+// passed in explicitly; hostile messages are crafted with the same Codec a peer would use.
+import { Codec, LimitExceededError, NodeId, SeededRandom } from '@socketcloud/core'
+import { describe, expect, it } from 'vitest'
+import { TestEd25519Signer, TestEd25519Verifier } from '../testing/ed25519'
+import { encodeDhtMessage } from './messages'
+import { resolveDhtOptions } from './options'
+import type { DhtOptions } from './options'
+import { DhtProtocol } from './protocol'
+import type { DhtTime } from './protocol'
+import { signRecord } from './record'
+import type { DhtRecord } from './record'
+
+const codec = new Codec({ envelopeBytesMax: 60_000 })
+const verifier = new TestEd25519Verifier()
+const WALL = 1_700_000_000_000
+const at = (nowMs: number): DhtTime => ({ nowMs, wallMs: WALL + nowMs })
+
+function idOf(n: number): NodeId {
+  const bytes = new Uint8Array(32)
+  bytes[0] = n
+  bytes[31] = n
+  return NodeId.fromBytes(bytes)
+}
+
+function node(n: number, options: DhtOptions = {}): DhtProtocol {
+  return new DhtProtocol({
+    localId: idOf(n),
+    addresses: [`mem://n${n}`],
+    options: resolveDhtOptions(options),
+    codec,
+    random: new SeededRandom(n),
+    verifier,
+    signer: new TestEd25519Signer(),
+    time: at(0),
+  })
+}
+
+/** Delivers everything `from` wants to send to `to` (and only that); returns how many messages. */
+function deliver(from: DhtProtocol, to: DhtProtocol, time: DhtTime): number {
+  const output = from.takeOutput()
+  let count = 0
+  for (const send of output.sends) {
+    if (!send.to.id.equals(to.localId)) continue
+    to.receive(from.localId, send.bytes, time)
+    count++
+  }
+  return count
+}
+
+function record(signer: TestEd25519Signer, overrides: Partial<DhtRecord> = {}): DhtRecord {
+  const key = new Uint8Array(32).fill(7)
+  return {
+    ...signRecord(codec, signer, {
+      key,
+      value: new Uint8Array([1, 2, 3]),
+      sequence: 5,
+      expiresAtMs: WALL + 60_000,
+    }),
+    ...overrides,
+  }
+}
+
+describe('DhtProtocol boundary', () => {
+  it('refuses malformed bytes, unknown types and a sender that is not the peer, and keeps serving', () => {
+    const a = node(1)
+    const b = node(2)
+    a.receive(b.localId, new Uint8Array([0xc1, 0xff, 0x00]), at(1))
+    a.receive(
+      b.localId,
+      codec.encode({ type: 'dht.bogus', sender: b.localId, payload: { requestId: 1 } }),
+      at(1),
+    )
+    a.receive(b.localId, codec.encode({ type: 'raft.append', sender: b.localId, payload: {} }), at(1))
+    a.receive(
+      b.localId,
+      codec.encode({
+        type: 'dht.find-node',
+        sender: b.localId,
+        payload: { requestId: 1, addresses: [], target: new Uint8Array(3) },
+      }),
+      at(1),
+    )
+    a.receive(
+      b.localId,
+      encodeDhtMessage(codec, idOf(9), { type: 'ping', requestId: 1, addresses: ['mem://n9'] }),
+      at(1),
+    )
+    expect(a.stats.refused).toMatchObject({ MALFORMED: 2, UNKNOWN_TYPE: 2, SENDER_MISMATCH: 1 })
+    expect(a.table.size).toBe(0)
+    expect(a.takeOutput().sends).toEqual([])
+    // Still serving: a valid ping is answered and its sender learned.
+    b.addContact({ id: a.localId, addresses: ['mem://n1'] }, at(2))
+    b.findNode(idOf(1).bytes, at(2))
+    expect(deliver(b, a, at(3))).toBe(1)
+    expect(a.table.has(b.localId)).toBe(true)
+  })
+
+  it('refuses replies nobody asked for, from the wrong peer or of the wrong type; the table is untouched', () => {
+    const a = node(1)
+    const b = node(2)
+    const c = node(3)
+    const poison = [4, 5, 6].map((n) => ({ id: idOf(n), addresses: [`mem://evil${n}`] }))
+    a.receive(
+      b.localId,
+      encodeDhtMessage(codec, b.localId, { type: 'nodes', requestId: 77, contacts: poison }),
+      at(1),
+    )
+    expect(a.stats.refused.UNSOLICITED).toBe(1)
+    expect(a.table.size).toBe(0)
+
+    a.addContact({ id: b.localId, addresses: ['mem://n2'] }, at(1))
+    a.findNode(idOf(9).bytes, at(1))
+    const [request] = a.takeOutput().sends
+    expect(request?.requestId).toBeDefined()
+    const requestId = request!.requestId!
+    // Right id, wrong peer.
+    a.receive(
+      c.localId,
+      encodeDhtMessage(codec, c.localId, { type: 'nodes', requestId, contacts: poison }),
+      at(2),
+    )
+    // Right peer, wrong type.
+    a.receive(b.localId, encodeDhtMessage(codec, b.localId, { type: 'pong', requestId }), at(2))
+    expect(a.stats.refused.UNSOLICITED).toBe(3)
+    expect(a.table.contacts().map((contact) => contact.id.hex)).toEqual([b.localId.hex])
+    // The genuine answer is still accepted afterwards (and only once).
+    b.receive(a.localId, request!.bytes, at(2))
+    expect(deliver(b, a, at(3))).toBe(1)
+    expect(a.stats.repliesMatched).toBe(1)
+  })
+
+  it('refuses records with bad signatures, tampered fields, oversized values or an expiry past the limit', () => {
+    const a = node(1, { recordValueBytesMax: 16 })
+    const owner = new TestEd25519Signer()
+    const store = (bad: DhtRecord, requestId: number): void =>
+      a.receive(
+        idOf(2),
+        encodeDhtMessage(codec, idOf(2), { type: 'store', requestId, addresses: ['mem://n2'], record: bad }),
+        at(1),
+      )
+    const good = record(owner)
+    store({ ...good, value: new Uint8Array([9]) }, 1)
+    store({ ...good, sequence: 6 }, 2)
+    store({ ...good, key: new Uint8Array(32).fill(8) }, 3)
+    store({ ...good, signature: new Uint8Array(64) }, 4)
+    store(record(owner, {}), 5)
+    expect(a.stats.refused.BAD_SIGNATURE).toBe(4)
+    const big = signRecord(codec, owner, {
+      key: good.key,
+      value: new Uint8Array(17),
+      sequence: 9,
+      expiresAtMs: WALL + 1000,
+    })
+    store(big, 6)
+    expect(a.stats.refused.OVERSIZED).toBe(1)
+    const forever = signRecord(codec, owner, {
+      key: good.key,
+      value: new Uint8Array(1),
+      sequence: 9,
+      expiresAtMs: WALL + 10 ** 12,
+    })
+    store(forever, 7)
+    expect(a.stats.refused.BAD_RECORD).toBe(1)
+    const replies = a.takeOutput().sends.length
+    expect(replies).toBe(6) // every store but the undecodable one gets a 'stored' answer
+    expect(a.records.get(good.key, WALL + 2)?.sequence).toBe(5)
+    expect(() => a.put({ key: good.key, value: new Uint8Array(17), ttlMs: 1000 }, at(2))).toThrow(
+      LimitExceededError,
+    )
+  })
+
+  it('keeps the newest version from the owner: stale and foreign versions never win', () => {
+    const a = node(1)
+    const owner = new TestEd25519Signer()
+    const other = new TestEd25519Signer()
+    let requestId = 0
+    const store = (r: DhtRecord): void =>
+      a.receive(
+        idOf(2),
+        encodeDhtMessage(codec, idOf(2), { type: 'store', requestId: ++requestId, addresses: [], record: r }),
+        at(1),
+      )
+    const sign = (signer: TestEd25519Signer, sequence: number, value: number): DhtRecord =>
+      signRecord(codec, signer, {
+        key: new Uint8Array(32).fill(7),
+        value: new Uint8Array([value]),
+        sequence,
+        expiresAtMs: WALL + 60_000,
+      })
+    store(sign(owner, 5, 1))
+    store(sign(owner, 4, 2))
+    store(sign(owner, 5, 3)) // same sequence, different content: the first one stays
+    store(sign(other, 9, 4))
+    expect(a.stats.refused).toMatchObject({ STALE: 2, NOT_OWNER: 1 })
+    expect(a.records.get(new Uint8Array(32).fill(7), WALL + 2)?.value).toEqual(new Uint8Array([1]))
+    store(sign(owner, 6, 5))
+    expect(a.records.get(new Uint8Array(32).fill(7), WALL + 2)?.value).toEqual(new Uint8Array([5]))
+  })
+
+  it('drops requests beyond the per-peer rate, counts them, and serves the peer again later', () => {
+    const a = node(1, { requestsPerSecondPerPeerMax: 10 })
+    const flood = (count: number, time: DhtTime): number => {
+      for (let i = 0; i < count; i++) {
+        a.receive(
+          idOf(2),
+          encodeDhtMessage(codec, idOf(2), { type: 'ping', requestId: i, addresses: ['mem://n2'] }),
+          time,
+        )
+      }
+      return a.takeOutput().sends.length
+    }
+    expect(flood(100, at(0))).toBe(10)
+    expect(a.stats.refused.RATE_LIMITED).toBe(90)
+    expect(flood(1, at(200))).toBe(1) // 200 ms refilled two tokens
+    // Other peers are unaffected.
+    a.receive(
+      idOf(3),
+      encodeDhtMessage(codec, idOf(3), { type: 'ping', requestId: 1, addresses: [] }),
+      at(200),
+    )
+    expect(a.takeOutput().sends.length).toBe(1)
+  })
+
+  it('times requests out, fails the lookup over, and drops a contact that keeps failing', () => {
+    const a = node(1, { requestTimeoutMs: 100, contactFailuresMax: 2 })
+    const silent = { id: idOf(2), addresses: ['mem://n2'] }
+    a.addContact(silent, at(0))
+    for (let round = 0; round < 2; round++) {
+      const start = round * 1000
+      const operation = a.findNode(idOf(50).bytes, at(start))
+      expect(a.takeOutput().sends).toHaveLength(1)
+      expect(a.nextDeadlineMs()).toBe(start + 100)
+      a.tick(at(start + 99))
+      expect(a.takeOutput().completed).toEqual([])
+      a.tick(at(start + 100))
+      const { completed } = a.takeOutput()
+      expect(completed.map((result) => result.operationId)).toEqual([operation])
+      expect(completed[0]!.closest).toEqual([])
+    }
+    expect(a.stats.requestsFailed).toBe(2)
+    expect(a.table.has(silent.id)).toBe(false)
+  })
+
+  it('a lookup through a chain of nodes learns hops and finds the target', () => {
+    const nodes = [1, 2, 3, 4].map((n) => node(n))
+    // 1 knows 2, 2 knows 3, 3 knows 4: finding 4 from 1 takes two hops of learning.
+    for (let i = 0; i < 3; i++)
+      nodes[i]!.addContact({ id: nodes[i + 1]!.localId, addresses: [`mem://n${i + 2}`] }, at(0))
+    nodes[0]!.findNode(nodes[3]!.localId.bytes, at(0))
+    const byHex = new Map(nodes.map((n) => [n.localId.hex, n]))
+    let result
+    for (let step = 1; step < 50 && !result; step++) {
+      for (const sender of nodes) {
+        const output = sender.takeOutput()
+        for (const send of output.sends)
+          byHex.get(send.to.id.hex)?.receive(sender.localId, send.bytes, at(step))
+        if (sender === nodes[0]) result = output.completed[0]
+      }
+    }
+    expect(result?.closest[0]?.id.hex).toBe(nodes[3]!.localId.hex)
+    expect(result?.hops).toBe(2)
+  })
+})
