@@ -305,11 +305,11 @@ export class Watch implements AsyncIterable<WatchEvent> {
       lastError = error
     })
     socket.on('close', (code, reasonBytes) => {
+      clearInterval(heartbeat)
       if (socket !== this.socket) return
       this.socket = undefined
       const reason = reasonBytes.toString('utf8')
       this.lifecycle.emit('disconnected', { endpoint, code, reason })
-      clearInterval(heartbeat)
       if (this.closed || this.failure !== undefined) return
       if (this.reconnectWhenDrained) {
         if (this.queue.length <= this.options.watch.queueEventsMax / 2) this.resumeReading()
