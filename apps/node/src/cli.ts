@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
 import { toError } from '@socketcloud/core'
-import { runNode, type NodeFlags } from './cli/node-command'
-import { runLocalCluster, type StartFlags } from './cli/start-command'
-import { nodeIdentity } from './assembly/node'
+import type { NodeFlags } from './cli/node-command'
+import type { StartFlags } from './cli/start-command'
 import { registerClientCommands } from './cli/client-commands'
+
+// The node and the launcher load every protocol package; client commands need none of them, so the
+// heavy modules are imported only by the commands that use them (a client command starts fast).
 
 const program = new Command()
   .name('socketcloud')
@@ -19,7 +21,10 @@ program
   .option('--http-port <port>', 'HTTP port of the first node; the others follow', '7070')
   .option('--peer-port <port>', 'node-to-node port of the first node; the others follow', '7170')
   .option('--log-level <level>', 'log level of the nodes', 'info')
-  .action((flags: StartFlags) => runLocalCluster(flags, process.argv[1]!))
+  .action(async (flags: StartFlags) => {
+    const { runLocalCluster } = await import('./cli/start-command')
+    await runLocalCluster(flags, process.argv[1]!)
+  })
 
 program
   .command('node')
@@ -33,13 +38,17 @@ program
   .option('--join <url>', 'API URL of a member of an existing cluster to join')
   .option('--root-public-key <hex>', 'require capability tokens rooted in this ed25519 key')
   .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
-  .action((flags: NodeFlags) => runNode(flags))
+  .action(async (flags: NodeFlags) => {
+    const { runNode } = await import('./cli/node-command')
+    await runNode(flags)
+  })
 
 program
   .command('id')
   .description('print the node id of a data directory (creating the identity on first use)')
   .requiredOption('--data-dir <dir>', 'the node’s data directory')
   .action(async (flags: { dataDir: string }) => {
+    const { nodeIdentity } = await import('./assembly/node')
     process.stdout.write(`${(await nodeIdentity(flags.dataDir)).nodeId.hex}\n`)
   })
 

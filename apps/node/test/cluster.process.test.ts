@@ -9,8 +9,19 @@ import { SocketCloudClient, isClientError, type WatchEvent } from '@socketcloud/
 import { NodeId, TransportError } from '@socketcloud/core'
 import { Ed25519Identity, NoiseUpgrader } from '@socketcloud/security'
 import { TransportManager } from '@socketcloud/transport'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ProcessCluster } from './process-cluster'
+import { ProcessCluster, SOURCE_NODE_COMMAND } from './process-cluster'
+
+const run = promisify(execFile)
+
+/** Runs the `socketcloud` CLI (from source) and returns its stdout. */
+async function cli(...args: string[]): Promise<string> {
+  const [executable, ...prefix] = SOURCE_NODE_COMMAND
+  const { stdout } = await run(executable, [...prefix, ...args], { timeout: 30_000 })
+  return stdout
+}
 
 let cluster: ProcessCluster
 
@@ -130,6 +141,43 @@ describe('a three-process cluster', () => {
     }
     expect((await clientFor([api]).kv.put('still/serving', 'yes')).revision).toBeGreaterThan(0)
   }, 60_000)
+
+  it('serves Prometheus metrics: HTTP, Raft, failure detector and transport series', async () => {
+    const text = await (await fetch(`${cluster.nodes[0]!.apiUrl}/metrics`)).text()
+    for (const series of [
+      'socketcloud_http_requests_total',
+      'socketcloud_http_request_duration_seconds_bucket',
+      'socketcloud_raft_term',
+      'socketcloud_raft_commit_index',
+      'socketcloud_raft_apply_lag_entries',
+      'socketcloud_failure_detector_phi{',
+      'socketcloud_transport_bytes_out_total{protocol="tcp"}',
+      'process_cpu_seconds_total',
+    ]) {
+      expect(text).toContain(series)
+    }
+  }, 30_000)
+
+  it('answers the socketcloud client commands', async () => {
+    const endpoint = cluster.nodes.map((node) => node.apiUrl).join(',')
+    expect(
+      JSON.parse(await cli('kv', 'put', 'cli/key', 'from the cli', '--endpoint', endpoint)),
+    ).toHaveProperty('revision')
+    expect(await cli('kv', 'get', 'cli/key', '--endpoint', endpoint)).toBe('from the cli')
+    expect(JSON.parse(await cli('counter', 'add', 'cli-counter', '5', '--endpoint', endpoint))).toEqual({
+      value: 5,
+    })
+    const status = JSON.parse(await cli('cluster', 'status', '--endpoint', endpoint)) as {
+      members: unknown[]
+      leader: string
+    }
+    expect(status.members).toHaveLength(3)
+    expect(cluster.nodes.map((node) => node.id)).toContain(status.leader)
+    const missing = await cli('kv', 'get', 'cli/absent', '--endpoint', endpoint).catch(
+      (error: { code?: number; stderr?: string }) => error,
+    )
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('not_found') })
+  }, 180_000)
 
   it('refuses a node-to-node connection from a peer that is not a member', async () => {
     const stranger = Ed25519Identity.generate()

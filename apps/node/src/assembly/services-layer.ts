@@ -8,6 +8,7 @@ import type { NodeConfig } from '../config/node-config'
 import { createNodeMachine } from '../services/node-machine'
 import { NodeServices } from '../services/node-services'
 import type { KnownMember } from './cluster-state'
+import { registerConsensusGauges } from './consensus-gauges'
 import type { PromMetrics } from './prom-metrics'
 
 export interface NodeLayerInit {
@@ -44,6 +45,7 @@ export async function startServices(init: NodeLayerInit): Promise<NodeLayer> {
   })
   const runtime = init.createRuntime(machine)
   await runtime.start()
+  registerConsensusGauges(init.registry, () => runtime.status())
   const services = new NodeServices({
     runtime,
     machine,

@@ -1,14 +1,5 @@
 import { NodeId, toError } from '@socketcloud/core'
-import {
-  defaultCryptoProvider,
-  delegateCapability,
-  formatCapability,
-  issueCapability,
-  loadIdentity,
-  loadOrCreateIdentity,
-  parseCapability,
-  type CapabilityClaims,
-} from '@socketcloud/security'
+import type { CapabilityClaims } from '@socketcloud/security'
 import type { Command } from 'commander'
 
 interface ClaimFlags {
@@ -73,6 +64,7 @@ export function registerTokenCommands(program: Command): void {
     .requiredOption('--out <file>', 'where to write the key')
     .action(async (flags: { out: string }) => {
       try {
+        const { loadOrCreateIdentity } = await import('@socketcloud/security')
         const identity = await loadOrCreateIdentity(flags.out)
         process.stdout.write(
           `${JSON.stringify({ publicKey: Buffer.from(identity.publicKey).toString('hex'), id: identity.nodeId.hex }, null, 2)}\n`,
@@ -85,6 +77,8 @@ export function registerTokenCommands(program: Command): void {
     token.command('issue').description('issue a root token, signed by the cluster’s root key'),
   ).action(async (flags: ClaimFlags) => {
     try {
+      const { defaultCryptoProvider, formatCapability, issueCapability, loadIdentity } =
+        await import('@socketcloud/security')
       const root = await loadIdentity(flags.key)
       process.stdout.write(
         `${formatCapability(issueCapability(root, claims(flags), { provider: defaultCryptoProvider() }))}\n`,
@@ -101,6 +95,8 @@ export function registerTokenCommands(program: Command): void {
     .requiredOption('--parent <token>', 'the token being delegated')
     .action(async (flags: ClaimFlags) => {
       try {
+        const { defaultCryptoProvider, delegateCapability, formatCapability, loadIdentity, parseCapability } =
+          await import('@socketcloud/security')
         const holder = await loadIdentity(flags.key)
         const parent = parseCapability(flags.parent!)
         process.stdout.write(
