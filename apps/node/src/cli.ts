@@ -36,6 +36,7 @@ program
   .option('--http <host:port>', 'HTTP API address, e.g. 127.0.0.1:7070')
   .option('--peers <list>', 'founding members: <node id>@tcp://host:port, comma-separated')
   .option('--join <url>', 'API URL of a member of an existing cluster to join')
+  .option('--join-token <token>', 'capability token for joining a cluster with access control')
   .option('--root-public-key <hex>', 'require capability tokens rooted in this ed25519 key')
   .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
   .action(async (flags: NodeFlags) => {

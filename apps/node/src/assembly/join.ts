@@ -12,6 +12,8 @@ import type { KnownMember } from './cluster-state'
 export interface JoinRequest {
   /** API URL of any member. */
   readonly joinUrl: string
+  /** Bearer token for clusters with access control. */
+  readonly token?: string
   readonly self: KnownMember
   readonly logger: Logger
   /** Called for every existing member before the join is asked, so their connections are accepted. */
@@ -32,9 +34,12 @@ export async function joinCluster(request: JoinRequest): Promise<KnownMember[]> 
   let delayMs = 100
   for (;;) {
     try {
-      const members = await fetchMembers(request.joinUrl)
+      const headers: Record<string, string> = request.token
+        ? { authorization: `Bearer ${request.token}` }
+        : {}
+      const members = await fetchMembers(request.joinUrl, headers)
       for (const member of members) if (member.id !== request.self.id) request.admit(member)
-      await askToJoin(request.joinUrl, request.self)
+      await askToJoin(request.joinUrl, request.self, headers)
       request.logger.info({ via: request.joinUrl }, 'joined the cluster')
       return [...members.filter((member) => member.id !== request.self.id), request.self]
     } catch (error) {
@@ -55,8 +60,9 @@ export class JoinRefused extends SocketCloudError {
   }
 }
 
-async function fetchMembers(joinUrl: string): Promise<KnownMember[]> {
+async function fetchMembers(joinUrl: string, headers: Record<string, string>): Promise<KnownMember[]> {
   const response = await fetch(new URL('/v1/cluster', joinUrl), {
+    headers,
     signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
   })
   const body: unknown = await response.json()
@@ -75,10 +81,10 @@ async function fetchMembers(joinUrl: string): Promise<KnownMember[]> {
   })
 }
 
-async function askToJoin(joinUrl: string, self: KnownMember): Promise<void> {
+async function askToJoin(joinUrl: string, self: KnownMember, headers: Record<string, string>): Promise<void> {
   const response = await fetch(new URL('/v1/cluster/members', joinUrl), {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     body: JSON.stringify({ id: self.id, address: self.address, api: self.api, voter: true }),
     signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS * 4),
   })

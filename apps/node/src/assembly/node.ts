@@ -175,6 +175,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     if (joining) {
       const members = await joinCluster({
         joinUrl: config.join!,
+        ...(config.joinToken ? { token: config.joinToken } : {}),
         self: { id: localId.hex, address, api: apiUrl },
         logger: log,
         admit: (member) => {

@@ -18,6 +18,7 @@ export interface NodeFlags {
   readonly http?: string
   readonly peers?: string
   readonly join?: string
+  readonly joinToken?: string
   readonly rootPublicKey?: string
   readonly logLevel?: string
 }

@@ -21,6 +21,8 @@ export interface NodeConfig {
   readonly peers: readonly PeerSpec[]
   /** API URL of any member of an existing cluster: join it as a learner, then become a voter. */
   readonly join: string | undefined
+  /** Capability token for the join requests when the cluster has access control on (`cluster/admin`). */
+  readonly joinToken: string | undefined
   /** When set, every API call but /health needs a capability token rooted in this ed25519 key (hex). */
   readonly rootPublicKey: string | undefined
   readonly logLevel: LogLevel
@@ -60,6 +62,7 @@ const SETTINGS = {
   http: 'SOCKETCLOUD_HTTP',
   peers: 'SOCKETCLOUD_PEERS',
   join: 'SOCKETCLOUD_JOIN',
+  joinToken: 'SOCKETCLOUD_JOIN_TOKEN',
   rootPublicKey: 'SOCKETCLOUD_ROOT_PUBLIC_KEY',
   logLevel: 'SOCKETCLOUD_LOG_LEVEL',
   tickIntervalMs: 'SOCKETCLOUD_TICK_INTERVAL_MS',
@@ -127,6 +130,7 @@ export function resolveNodeConfig(...layers: ConfigLayer[]): NodeConfig {
     http: read('http', hostPort),
     peers: read('peers', parsePeers),
     join: read('join', (value) => (value === undefined ? undefined : httpUrl(value))),
+    joinToken: read('joinToken', (value) => (value === undefined ? undefined : nonEmptyString(value))),
     rootPublicKey: read('rootPublicKey', (value) => (value === undefined ? undefined : hexKey(value))),
     logLevel: read('logLevel', (value) => oneOf(value, LOG_LEVELS)),
     tickIntervalMs: read('tickIntervalMs', (value) => integer(value, 1, 10_000)),
