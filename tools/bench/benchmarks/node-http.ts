@@ -19,6 +19,8 @@ import {
 const VALUE_BYTES = 100
 const CONCURRENCY = [1, 64]
 const KEYS_PER_WORKER = 1000
+/** GETs read these keys, written before the GET runs, so that every GET finds a value. */
+const READ_KEYS = 64
 
 /** The reference node's CLI from source (tsx), sibling packages from source: no build needed. */
 function nodeCommand(): string[] {
@@ -50,12 +52,17 @@ async function measure(
         durationMs,
       }),
     )
+    await Promise.all(Array.from({ length: READ_KEYS }, (_, i) => target.put(agent, `read-${i}`, value)))
     cases.push(
-      await closedLoop(ctx, (worker, iteration) => target.get(agent, key(worker, iteration)), {
-        label: `${label} GET c=${concurrency}`,
-        concurrency,
-        durationMs,
-      }),
+      await closedLoop(
+        ctx,
+        (worker, iteration) => target.get(agent, `read-${(worker + iteration) % READ_KEYS}`),
+        {
+          label: `${label} GET c=${concurrency}`,
+          concurrency,
+          durationMs,
+        },
+      ),
     )
     agent.destroy()
   }
