@@ -16,6 +16,11 @@ export interface DirectoryRecord {
   readonly address: string
   /** HTTP API base URL, or null when the node serves none (or it is not known yet). */
   readonly api: string | null
+  /**
+   * The node was asked to become a voter: whichever node leads promotes it once it has caught up,
+   * so a promotion survives a change of leader. @default false
+   */
+  readonly promote?: boolean
 }
 
 export interface MemberDirectoryOptions {
@@ -56,13 +61,14 @@ export function memberDirectory(options: MemberDirectoryOptions = {}) {
     'addressLengthMax',
     options.addressLengthMax ?? MEMBER_DIRECTORY_DEFAULTS.addressLengthMax,
   )
-  const decodeRecord = (value: unknown, path: string): DirectoryRecord => {
+  const decodeRecord = (value: unknown, path: string): Required<DirectoryRecord> => {
     const args = expectRecord(value, path)
     const api = args['api']
     return {
       id: expectNodeIdHex(args['id'], `${path}.id`),
       address: expectString(args['address'], `${path}.address`, addressLengthMax),
       api: api === null || api === undefined ? null : expectString(api, `${path}.api`, addressLengthMax),
+      promote: expectBoolean(args['promote'] ?? false, `${path}.promote`),
     }
   }
 
@@ -76,19 +82,43 @@ export function memberDirectory(options: MemberDirectoryOptions = {}) {
           merge: expectBoolean(expectRecord(value, 'register')['merge'] ?? false, 'register.merge'),
         }),
         apply: (state: DirectoryState, args): { changed: boolean } => {
-          const record: DirectoryRecord = { id: args.id, address: args.address, api: args.api }
+          const record: DirectoryRecord = {
+            id: args.id,
+            address: args.address,
+            api: args.api,
+            promote: args.promote,
+          }
           const existing = state.records.get(record.id)
           if (existing === undefined && state.records.size >= recordsMax) {
             throw new CommandError('LIMIT_EXCEEDED', `the directory holds recordsMax (${recordsMax}) records`)
           }
           let next = record
           if (existing !== undefined && args.merge) {
-            next = { ...existing, api: existing.api ?? record.api }
+            next = {
+              ...existing,
+              api: existing.api ?? record.api,
+              promote: existing.promote || record.promote,
+            }
           }
           const changed =
-            existing === undefined || existing.address !== next.address || existing.api !== next.api
+            existing === undefined ||
+            existing.address !== next.address ||
+            existing.api !== next.api ||
+            existing.promote !== next.promote
           state.records.set(next.id, next)
           return { changed }
+        },
+      }),
+      /** The node became a voter (or should not be promoted any more): clear its promotion request. */
+      promoted: command({
+        decode: (value: unknown) => ({
+          id: expectNodeIdHex(expectRecord(value, 'promoted')['id'], 'promoted.id'),
+        }),
+        apply: (state: DirectoryState, args): { changed: boolean } => {
+          const existing = state.records.get(args.id)
+          if (existing === undefined || !existing.promote) return { changed: false }
+          state.records.set(args.id, { ...existing, promote: false })
+          return { changed: true }
         },
       }),
       remove: command({
@@ -106,13 +136,14 @@ export function memberDirectory(options: MemberDirectoryOptions = {}) {
         run: (state: DirectoryState): { records: DirectoryRecord[] } => ({ records: sortedRecords(state) }),
       }),
     },
-    snapshot: (state) => sortedRecords(state).map((record) => [record.id, record.address, record.api]),
+    snapshot: (state) =>
+      sortedRecords(state).map((record) => [record.id, record.address, record.api, record.promote ?? false]),
     restore: (value): DirectoryState => {
       const records = new Map<string, DirectoryRecord>()
       let previous = ''
       for (const row of expectArray(value, 'directory snapshot', recordsMax)) {
-        const [id, address, api] = expectArray(row, 'directory snapshot.record', 3)
-        const record = decodeRecord({ id, address, api }, 'directory snapshot.record')
+        const [id, address, api, promote] = expectArray(row, 'directory snapshot.record', 4)
+        const record = decodeRecord({ id, address, api, promote }, 'directory snapshot.record')
         if (!(previous < record.id)) throw new DecodeError('MALFORMED', 'directory snapshot is not sorted')
         previous = record.id
         records.set(record.id, record)

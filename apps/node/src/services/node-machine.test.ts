@@ -81,7 +81,13 @@ describe('node machine', () => {
         machine.apply(
           machine.encode(
             'directory',
-            directory.encodeCommand('register', { id: idA, address: 'tcp://127.0.0.1:1', api, merge }),
+            directory.encodeCommand('register', {
+              id: idA,
+              address: 'tcp://127.0.0.1:1',
+              api,
+              promote: false,
+              merge,
+            }),
           ),
           context(index),
         ),
@@ -95,7 +101,13 @@ describe('node machine', () => {
     const bad = machine.apply(
       machine.encode(
         'directory',
-        directory.encodeCommand('register', { id: 'nothex', address: 'x', api: null, merge: false }),
+        directory.encodeCommand('register', {
+          id: 'nothex',
+          address: 'x',
+          api: null,
+          promote: false,
+          merge: false,
+        }),
       ),
       context(5),
     )
@@ -128,6 +140,7 @@ for (let index = 0; index < 24; index++) {
           id: idA,
           address: `tcp://h:${index}`,
           api: null,
+          promote: index % 3 === 0,
           merge: false,
         }),
       ),

@@ -1,5 +1,6 @@
 import {
   Emitter,
+  every,
   checkLimit,
   checkNumber,
   noopLogger,
@@ -8,6 +9,7 @@ import {
   type EngineStatus,
   type Logger,
   type NodeId,
+  type TimerHandle,
 } from '@socketcloud/core'
 import type { ConsensusRuntime } from '@socketcloud/consensus'
 import type { MembershipChange, RaftEngine, RaftMessage } from '@socketcloud/consensus-raft'
@@ -80,8 +82,12 @@ export interface NodeServicesComponents {
   readonly requestTimeoutMs?: number
   /** How long adding a voter waits for its promotion before answering `learner`. @default requestTimeoutMs */
   readonly promotionWaitMs?: number
-  /** How long promotion keeps being retried in the background after that. @default 300,000 */
-  readonly promotionTimeoutMs?: number
+  /**
+   * How often the leader looks for learners whose directory record asks for promotion (a join whose
+   * call returned `learner`, or one interrupted by a change of leader) and promotes those caught up.
+   * @default 500
+   */
+  readonly reconcileIntervalMs?: number
   /** Retry period of refused membership changes (`change-pending`, `not-caught-up`). @default 100 */
   readonly membershipRetryMs?: number
   /**
@@ -132,7 +138,8 @@ export class NodeServices {
   private readonly logger: Logger
   readonly requestTimeoutMs: number
   private readonly promotionWaitMs: number
-  private readonly promotionTimeoutMs: number
+  private readonly reconcileTimer: TimerHandle
+  private reconciling = false
   private readonly membershipRetryMs: number
   private readonly sessionAckWindow: number
   private stopping = false
@@ -155,9 +162,13 @@ export class NodeServices {
       components.promotionWaitMs ?? this.requestTimeoutMs,
       0,
     )
-    this.promotionTimeoutMs = checkNumber('promotionTimeoutMs', components.promotionTimeoutMs ?? 300_000, 0)
     this.membershipRetryMs = checkNumber('membershipRetryMs', components.membershipRetryMs ?? 100, 1)
     this.sessionAckWindow = checkLimit('sessionAckWindow', components.sessionAckWindow ?? 1_000)
+    this.reconcileTimer = every(
+      this.clock,
+      checkNumber('reconcileIntervalMs', components.reconcileIntervalMs ?? 500, 1),
+      () => this.reconcilePromotions(),
+    )
     this.unsubscribe.push(this.machine.onDirectoryChange(() => this.queueDirectory()))
     this.unsubscribe.push(
       this.runtime.events.on('status', (status) => {
@@ -180,6 +191,7 @@ export class NodeServices {
   /** Refuses new work with 503 `stopping` and ends background tasks (promotions, bootstrap). */
   stop(): void {
     this.stopping = true
+    this.reconcileTimer.cancel()
     for (const cancel of [...this.cancellers]) cancel()
     for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe()
   }
@@ -461,7 +473,8 @@ export class NodeServices {
   /**
    * Adds a node: records its addresses in the directory, adds it as a learner and, when `voter`,
    * promotes it once it has caught up (retrying `not-caught-up` for up to promotionWaitMs before
-   * answering `learner`, then in the background up to promotionTimeoutMs). Leader only.
+   * answering `learner`; the promotion request stays in the directory, so whichever node leads
+   * promotes it once it has caught up). Leader only.
    */
   async addMember(request: {
     readonly id: string
@@ -484,6 +497,7 @@ export class NodeServices {
           id: request.id,
           address: request.address,
           api: request.api,
+          promote: request.voter,
           merge: false,
         }),
         {},
@@ -497,9 +511,9 @@ export class NodeServices {
     if (!request.voter) return { id: request.id, role: 'learner' }
     const promoteBy = this.clock.now() + this.promotionWaitMs
     const promoted = await this.promote(request.id, promoteBy, false)
-    if (promoted) return { id: request.id, role: 'voter' }
-    this.promoteInBackground(request.id)
-    return { id: request.id, role: 'learner' }
+    if (!promoted) return { id: request.id, role: 'learner' } // the leader's reconciler carries on
+    await this.clearPromotion(request.id)
+    return { id: request.id, role: 'voter' }
   }
 
   /** Removes a voter or learner (the leader may remove itself; it then hands leadership over). */
@@ -574,6 +588,7 @@ export class NodeServices {
                   id: member.id,
                   address: member.address,
                   api: member.api,
+                  promote: member.promote ?? false,
                   merge: true,
                 }),
                 {},
@@ -727,16 +742,49 @@ export class NodeServices {
     }
   }
 
-  private promoteInBackground(id: string): void {
-    const deadlineMs = this.clock.now() + this.promotionTimeoutMs
-    this.promote(id, deadlineMs, true).then(
-      (promoted) => {
-        if (promoted) this.logger.info({ id }, 'learner promoted to voter')
-        else if (!this.stopping)
-          this.logger.warn({ id }, 'learner was not promoted before promotionTimeoutMs')
-      },
-      (thrown: unknown) => this.logger.warn({ id, error: toError(thrown).message }, 'promotion failed'),
-    )
+  /**
+   * On the leader: promotes caught-up learners whose directory record asks for it, and clears the
+   * request of those already voters. One pass at a time; every refusal simply waits for the next.
+   */
+  private reconcilePromotions(): void {
+    if (this.reconciling || this.stopping || !this.runtime.running) return
+    const status = this.runtime.status()
+    if (status.leader !== this.localId.hex) return
+    const records = this.machine.combined.part('directory').current.records
+    const pending = [...records.values()].filter((record) => record.promote)
+    if (pending.length === 0) return
+    this.reconciling = true
+    const pass = async (): Promise<void> => {
+      for (const record of pending) {
+        const current = this.runtime.status()
+        if (current.voters.includes(record.id) || !current.learners.includes(record.id)) {
+          if (current.voters.includes(record.id)) await this.clearPromotion(record.id)
+          continue
+        }
+        const promoted = await this.promote(record.id, this.clock.now(), true)
+        if (promoted) {
+          this.logger.info({ id: record.id }, 'learner promoted to voter')
+          await this.clearPromotion(record.id)
+        }
+      }
+    }
+    pass()
+      .catch((thrown: unknown) =>
+        this.logger.debug({ error: toError(thrown).message }, 'promotion pass failed'),
+      )
+      .finally(() => {
+        this.reconciling = false
+      })
+  }
+
+  private async clearPromotion(id: string): Promise<void> {
+    const directory = this.machine.types.directory
+    try {
+      await this.submit('directory', directory.encodeCommand('promoted', { id }), {})
+    } catch (thrown) {
+      // The leader's reconciler clears it on a later pass.
+      this.logger.debug({ id, error: toError(thrown).message }, 'could not clear a promotion request')
+    }
   }
 
   private mostCaughtUpVoter(): string | undefined {

@@ -29,6 +29,8 @@ export interface TestClusterOptions {
   readonly snapshotIntervalEntries?: number
   /** @default 10 (ticks of 15 ms) */
   readonly electionTimeoutTicks?: number
+  /** How long adding a voter waits for its promotion before answering `learner`. @default 5,000 */
+  readonly promotionWaitMs?: number
   /** Voters in the configuration that are never started (a cluster without quorum). @default 0 */
   readonly absentVoters?: number
 }
@@ -88,7 +90,8 @@ export class TestNode {
       localId: id,
       clock: systemClock,
       requestTimeoutMs,
-      promotionWaitMs: 5_000,
+      promotionWaitMs: options.promotionWaitMs ?? 5_000,
+      reconcileIntervalMs: 50,
       membershipRetryMs: 20,
     })
     this.api = new ApiServer({

@@ -1,0 +1,51 @@
+/**
+ * Goal: a node added as a voter whose promotion did not finish within the call is still promoted
+ * later by the leader (the request lives in the replicated directory, not in the call), the request
+ * is cleared once it is a voter, and a node added with voter=false stays a learner.
+ * Method: a three-node in-process Raft cluster whose add-member call does not wait for promotion
+ * (promotionWaitMs 0), two joiners over the in-memory transport, conditions polled with vi.waitFor.
+ */
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { TestCluster } from '../api/testing/cluster'
+import { call } from '../api/testing/http'
+
+let cluster: TestCluster | undefined
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+describe('membership', () => {
+  it('promotes a learner later through the directory, and leaves a non-voter learner alone', async () => {
+    cluster = await TestCluster.start(3, { promotionWaitMs: 0 })
+    const running = cluster
+    await vi.waitFor(() => expect(running.leader()).toBeDefined(), { timeout: 10_000, interval: 10 })
+    // A follower forwards admin calls to the leader's API, which it learns from the directory.
+    await vi.waitFor(() => expect(running.followers()[0]!.services.leaderApi().api).not.toBeNull())
+    const voter = await running.startJoiner()
+    const learner = await running.startJoiner()
+    const follower = running.followers()[0]!
+    const added = await call(follower.url, 'POST', '/v1/cluster/members', {
+      body: { id: voter.id.hex, address: voter.address, api: voter.url },
+    })
+    expect(added).toMatchObject({ status: 200, body: { role: 'learner' } })
+    const stays = await call(follower.url, 'POST', '/v1/cluster/members', {
+      body: { id: learner.id.hex, address: learner.address, voter: false },
+    })
+    expect(stays).toMatchObject({ status: 200, body: { role: 'learner' } })
+
+    await vi.waitFor(() => expect(running.leader()!.runtime.status().voters).toContain(voter.id.hex), {
+      timeout: 10_000,
+      interval: 20,
+    })
+    await vi.waitFor(() => {
+      const records = running.leader()!.services.directoryRecords()
+      expect(records.find((record) => record.id === voter.id.hex)?.promote).toBe(false)
+    })
+    const status = running.leader()!.runtime.status()
+    expect(status.learners).toEqual([learner.id.hex])
+    expect(running.leader()!.services.directoryMembers()).toContainEqual(
+      expect.objectContaining({ id: learner.id.hex, role: 'learner', api: null }),
+    )
+    expect((await call(voter.url, 'PUT', '/v1/kv/from-new-voter', { raw: 'v' })).status).toBe(200)
+  })
+})
