@@ -599,7 +599,8 @@ export class NodeServices {
           } catch (thrown) {
             if (this.stopping) return
             const error = fromRuntimeError(thrown)
-            if (error.status < 500 && error.status !== 429) throw error
+            // Capacity (429) and the runtime's own session expiring (410, reopened on the next try) pass.
+            if (error.status < 500 && error.status !== 429 && error.status !== 410) throw error
             this.logger.debug({ id: member.id, error: error.message }, 'directory bootstrap retry')
           }
         }

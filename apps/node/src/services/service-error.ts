@@ -70,8 +70,8 @@ export const timeout = (message: string, cause?: unknown): ServiceError =>
   new ServiceError({ status: 504, error: 'timeout', outcome: 'unknown', message, cause })
 
 /**
- * Maps what the consensus runtime throws to the contract. `write` says whether the call could have
- * changed state (a read's failure never needs an outcome, but carries one harmlessly).
+ * Maps what the consensus runtime throws to the contract. Reads get the same mapping; their outcome
+ * field is harmless (a read changes nothing).
  */
 export function fromRuntimeError(thrown: unknown): ServiceError {
   if (thrown instanceof ServiceError) return thrown
