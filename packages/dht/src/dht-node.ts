@@ -292,6 +292,17 @@ export class DhtNode {
     return { record, storedCount: result.storedCount ?? 0 }
   }
 
+  /**
+   * Adds peers known from elsewhere (configuration, a saved table) to the routing table without
+   * asking them: they take free bucket slots like any contact and are dropped if they fail requests.
+   */
+  addContacts(contacts: readonly Contact[]): void {
+    this.assertRunning()
+    const time = this.time()
+    for (const contact of contacts) this.protocol.addContact(contact, time)
+    this.flush()
+  }
+
   /** Contacts in the routing table. */
   contacts(): Contact[] {
     return this.protocol.table.contacts()

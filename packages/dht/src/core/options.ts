@@ -24,6 +24,11 @@ export interface DhtOptions {
   readonly maintenanceIntervalMs?: number
   /** Contacts waiting in each bucket's replacement cache; the oldest is forgotten beyond it. @default 20 (k) */
   readonly replacementCacheSizeMax?: number
+  /**
+   * A contact heard from within this long is presumed alive: a newcomer to its full bucket waits in
+   * the replacement cache without pinging it. @default 900_000 (15 min, as BitTorrent's DHT)
+   */
+  readonly contactFreshMs?: number
   /** Consecutive failed requests after which a contact is dropped even with no replacement waiting. @default 2 */
   readonly contactFailuresMax?: number
   /** Records held for others; a STORE of a new key beyond it is refused with `RECORDS_FULL`. @default 10_000 */
@@ -58,6 +63,7 @@ export interface ResolvedDhtOptions {
   readonly maintenanceIntervalMs: number
   readonly replacementCacheSizeMax: number
   readonly contactFailuresMax: number
+  readonly contactFreshMs: number
   readonly recordsMax: number
   readonly recordValueBytesMax: number
   readonly recordTtlMsMax: number
@@ -92,6 +98,7 @@ export function resolveDhtOptions(options: DhtOptions = {}): ResolvedDhtOptions 
     replicateIntervalMs: checkNumber('replicateIntervalMs', options.replicateIntervalMs ?? HOUR_MS, 1),
     maintenanceIntervalMs: checkNumber('maintenanceIntervalMs', options.maintenanceIntervalMs ?? 10_000, 1),
     replacementCacheSizeMax: checkLimit('replacementCacheSizeMax', options.replacementCacheSizeMax ?? k, 0),
+    contactFreshMs: checkNumber('contactFreshMs', options.contactFreshMs ?? 900_000),
     contactFailuresMax: checkLimit('contactFailuresMax', options.contactFailuresMax ?? 2, 1, 100),
     recordsMax: checkLimit('recordsMax', options.recordsMax ?? 10_000, 0),
     recordValueBytesMax,

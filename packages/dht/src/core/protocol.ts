@@ -17,6 +17,8 @@ import { NodeIdCache } from './node-id-cache'
 
 /** Ids a node remembers for reuse when decoding replies (a few hundred KB at most). */
 const NODE_ID_CACHE_ENTRIES_MAX = 4096
+/** Timed-out request ids remembered to classify late answers (not to accept them). */
+const EXPIRED_REQUESTS_REMEMBERED_MAX = 1024
 
 /** Time as the driver sees it: monotonic for timeouts and intervals, wall clock for record expiry. */
 export interface DhtTime {
@@ -37,6 +39,7 @@ export type RefusalReason =
   | 'UNKNOWN_TYPE'
   | 'SENDER_MISMATCH'
   | 'UNSOLICITED'
+  | 'LATE'
   | 'RATE_LIMITED'
   | 'BAD_SIGNATURE'
   | 'BAD_RECORD'
@@ -168,6 +171,8 @@ export class DhtProtocol {
   private readonly pending = new Map<number, PendingRequest>()
   /** Request deadlines in send order; the timeout is constant, so this is also deadline order. */
   private readonly deadlines: PendingRequest[] = []
+  /** Recently timed-out requests (id → peer hex), so a slow answer is told apart from a forged one. */
+  private readonly expired = new Map<number, string>()
   private deadlinesHead = 0
   private readonly operations = new Map<number, Operation>()
   private readonly ownRecords = new Map<string, { record: DhtRecord; lastPublishedMs: number }>()
@@ -200,6 +205,7 @@ export class DhtProtocol {
       // Spread the first refresh of every node over one interval, so a network started at once does
       // not refresh all at once.
       params.time.nowMs - this.random.nextFloat() * params.options.refreshIntervalMs,
+      params.options.contactFreshMs,
     )
     this.records = new RecordStore(params.options.recordsMax)
     this.rateLimiter = new PeerRateLimiter(
@@ -219,6 +225,7 @@ export class DhtProtocol {
         UNKNOWN_TYPE: 0,
         SENDER_MISMATCH: 0,
         UNSOLICITED: 0,
+        LATE: 0,
         RATE_LIMITED: 0,
         BAD_SIGNATURE: 0,
         BAD_RECORD: 0,
@@ -374,6 +381,11 @@ export class DhtProtocol {
       if (this.pending.get(head.requestId) === head) {
         if (head.deadlineMs > time.nowMs) break
         this.pending.delete(head.requestId)
+        this.expired.set(head.requestId, head.peer.id.hex)
+        if (this.expired.size > EXPIRED_REQUESTS_REMEMBERED_MAX) {
+          const oldest = this.expired.keys().next()
+          if (!oldest.done) this.expired.delete(oldest.value)
+        }
         this.failRequest(head, time)
       }
       this.deadlinesHead++
@@ -461,6 +473,11 @@ export class DhtProtocol {
 
   private onReply(from: NodeId, reply: DhtReply, time: DhtTime): void {
     const request = this.pending.get(reply.requestId)
+    if (!request && this.expired.get(reply.requestId) === from.hex) {
+      this.expired.delete(reply.requestId)
+      this.refuse('LATE', from, `${reply.type} #${reply.requestId} arrived after its request timed out`)
+      return
+    }
     if (!request || !request.peer.id.equals(from) || !EXPECTED_REPLIES[request.type].includes(reply.type)) {
       this.refuse('UNSOLICITED', from, `${reply.type} #${reply.requestId} answers no request to this peer`)
       return

@@ -38,6 +38,14 @@ describe('RoutingTable', () => {
     expect(table.size).toBe(3)
   })
 
+  it('does not ping a head heard from within contactFreshMs (no ping cascades)', () => {
+    const table = new RoutingTable(local, 2, 2, 2, 0, 1000)
+    table.observe(far(1), 0)
+    table.observe(far(2), 0)
+    expect(table.observe(far(3), 999)).toEqual({ kind: 'cached', pingTarget: undefined })
+    expect(table.observe(far(4), 1000)).toEqual({ kind: 'cached', pingTarget: far(1) })
+  })
+
   it('drops a contact after repeated failures, or at once when a replacement waits', () => {
     const table = new RoutingTable(local, 2, 2, 2, 0)
     table.observe(far(1), 0)

@@ -35,8 +35,9 @@ export interface BucketState {
 /**
  * Kademlia k-buckets over 256-bit ids. Bucket `i` holds contacts sharing exactly `i` leading bits
  * with the local id. A newcomer to a full bucket waits in the replacement cache while the least
- * recently seen entry is pinged; only if that ping fails is the old entry dropped and the newest
- * replacement promoted. Long-lived contacts are thus preferred, which is what makes the table hard
+ * recently seen entry is pinged (if it has not been heard from within `contactFreshMs`, as
+ * BitTorrent's DHT does for "questionable" nodes); only if that ping fails is the old entry dropped
+ * and the newest replacement promoted. Long-lived contacts are thus preferred, which is what makes the table hard
  * to flood with fresh identities.
  */
 export class RoutingTable {
@@ -49,6 +50,8 @@ export class RoutingTable {
     private readonly replacementCacheSizeMax: number,
     private readonly contactFailuresMax: number,
     private readonly createdAtMs: number,
+    /** A head heard from within this long is presumed alive and not pinged to make room. */
+    private readonly contactFreshMs: number = 0,
   ) {
     assert(k >= 1, 'k must be positive')
   }
@@ -106,9 +109,14 @@ export class RoutingTable {
       bucket.replacements.push(contact)
       if (bucket.replacements.length > this.replacementCacheSizeMax) bucket.replacements.shift()
     }
-    if (bucket.evictionPingInFlight) return { kind: 'cached', pingTarget: undefined }
+    // Ping the head only when it is stale. Pinging on every newcomer would cascade: the ping is a
+    // request from a newcomer at the receiving node, which would ping its own head, and so on.
+    const head = bucket.entries[0]!
+    if (bucket.evictionPingInFlight || nowMs - head.lastSeenMs < this.contactFreshMs) {
+      return { kind: 'cached', pingTarget: undefined }
+    }
     bucket.evictionPingInFlight = true
-    return { kind: 'cached', pingTarget: bucket.entries[0]!.contact }
+    return { kind: 'cached', pingTarget: head.contact }
   }
 
   /** The eviction ping to `id` ended: answered (the entry stays, newcomer waits) or failed (it goes). */

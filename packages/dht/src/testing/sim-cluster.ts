@@ -1,4 +1,6 @@
-import type { NodeId } from '@socketcloud/core'
+import { compareDistance } from '../core/distance'
+import type { Contact } from '../core/contact'
+import type { NodeId, Random } from '@socketcloud/core'
 import { SimNetwork, Simulation, simNodeId } from '@socketcloud/sim'
 import type { SimNetworkOptions, SimTransport } from '@socketcloud/sim'
 import { DhtNode } from '../dht-node'
@@ -18,6 +20,8 @@ export interface SimCluster {
   readonly verifier: TestEd25519Verifier
   /** Runs the simulation until `promise` settles (or fails the run after `timeMsMax` of virtual time). */
   settle<T>(promise: Promise<T>, timeMsMax?: number): Promise<T>
+  /** Runs `durationMs` of virtual time, yielding to the real event loop between slices. */
+  runFor(durationMs: number): Promise<void>
   /** Adds one node that is started but has not joined. */
   addNode(): Promise<DhtNode>
 }
@@ -28,6 +32,14 @@ export interface SimClusterOptions {
   readonly latencyMs?: number
   readonly network?: SimNetworkOptions
   readonly dht?: DhtInit
+  /**
+   * How routing tables come to be. `joins`: node 0 starts alone and the others join in batches, each
+   * bootstrapping from a random node that already joined. `steady-state`: every table is filled from
+   * the global membership as joins plus periodic refreshes leave it (each bucket holds up to k nodes
+   * drawn at random from its id range), which costs no messages; used where joining 10,000 nodes one
+   * by one would take many minutes. @default 'joins'
+   */
+  readonly build?: 'joins' | 'steady-state'
   /** Nodes joining at once. @default 50 */
   readonly joinBatch?: number
   /** Whether joiners refresh their buckets after the self-lookup. @default true */
@@ -79,6 +91,14 @@ export async function buildSimCluster(options: SimClusterOptions): Promise<SimCl
     return outcome.value
   }
 
+  const runFor = async (durationMs: number): Promise<void> => {
+    const end = sim.now + durationMs
+    while (sim.now < end) {
+      await sim.runForAsync(Math.min(SLICE_MS, end - sim.now))
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+  }
+
   const addNode = async (): Promise<DhtNode> => {
     const index = nodes.length
     const id = simNodeId(`dht-${index}`)
@@ -103,6 +123,11 @@ export async function buildSimCluster(options: SimClusterOptions): Promise<SimCl
   }
 
   await addNode()
+  if (options.build === 'steady-state') {
+    while (nodes.length < options.size) await addNode()
+    fillSteadyStateTables(nodes, addresses, options.dht?.k ?? 20, random)
+    return { sim, network, nodes, transports, ids, addresses, verifier, settle, runFor, addNode }
+  }
   const batch = options.joinBatch ?? 50
   while (nodes.length < options.size) {
     const joinedBefore = nodes.length
@@ -115,5 +140,65 @@ export async function buildSimCluster(options: SimClusterOptions): Promise<SimCl
     await settle(Promise.all(joiners))
     options.onProgress?.(nodes.length)
   }
-  return { sim, network, nodes, transports, ids, addresses, verifier, settle, addNode }
+  return { sim, network, nodes, transports, ids, addresses, verifier, settle, runFor, addNode }
+}
+
+/**
+ * Fills each node's buckets as a long-running network would: bucket b of node x covers the ids that
+ * share exactly b leading bits with x, which is one contiguous run of the ids sorted by value; up to
+ * k of them are drawn at random (all of them when fewer). Contacts enter through the public
+ * `addContacts`, exactly as a configured peer would.
+ */
+function fillSteadyStateTables(
+  nodes: readonly DhtNode[],
+  addresses: readonly string[],
+  k: number,
+  random: Random,
+): void {
+  const zero = new Uint8Array(32)
+  const contacts: Contact[] = nodes.map((node, i) => ({ id: node.localId, addresses: [addresses[i]!] }))
+  const sorted = [...contacts].sort((a, b) => compareDistance(zero, a.id.bytes, b.id.bytes))
+  const bitAt = (bytes: Uint8Array, bit: number): number => (bytes[bit >>> 3]! >>> (7 - (bit & 7))) & 1
+  /** Index of the first id in `sorted` not below `probe`. */
+  const lowerBound = (probe: Uint8Array, inclusive: boolean): number => {
+    let low = 0
+    let high = sorted.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      const order = compareDistance(zero, sorted[middle]!.id.bytes, probe)
+      if (order < 0 || (inclusive && order === 0)) low = middle + 1
+      else high = middle
+    }
+    return low
+  }
+  /** [first, end) of the ids whose first `length` bits equal x's, the last of them flipped when asked. */
+  const prefixRange = (x: Uint8Array, length: number, flipLast: boolean): [number, number] => {
+    const low = new Uint8Array(32)
+    const high = new Uint8Array(32).fill(0xff)
+    for (let bit = 0; bit < length; bit++) {
+      const value = bit === length - 1 && flipLast ? 1 - bitAt(x, bit) : bitAt(x, bit)
+      const mask = 0x80 >>> (bit & 7)
+      if (value) low[bit >>> 3]! |= mask
+      else high[bit >>> 3]! &= ~mask & 0xff
+    }
+    return [lowerBound(low, false), lowerBound(high, true)]
+  }
+  nodes.forEach((node, index) => {
+    const x = node.localId.bytes
+    const chosen: Contact[] = []
+    for (let b = 0; b < 256; b++) {
+      const [ownFirst, ownEnd] = prefixRange(x, b, false)
+      if (ownEnd - ownFirst <= 1) break // only x itself shares these b bits: no deeper bucket has anyone
+      const [first, end] = prefixRange(x, b + 1, true)
+      const size = end - first
+      if (size <= k) {
+        for (let i = first; i < end; i++) chosen.push(sorted[i]!)
+        continue
+      }
+      const picked = new Set<number>()
+      while (picked.size < k) picked.add(first + random.nextInt(size))
+      for (const i of picked) chosen.push(sorted[i]!)
+    }
+    node.addContacts(chosen.filter((contact) => contact !== contacts[index]))
+  })
 }
