@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { NodeId, SeededRandom, systemClock, toError, type Logger } from '@socketcloud/core'
+import { NodeId, SeededRandom, parseAddress, systemClock, toError, type Logger } from '@socketcloud/core'
 import { ConsensusRuntime, PeerConnector, raftEngineFactory } from '@socketcloud/consensus'
 import { FailureDetectorNode } from '@socketcloud/failure-detector'
 import { loadOrCreateIdentity, NoiseUpgrader, type Ed25519Identity } from '@socketcloud/security'
@@ -17,6 +17,12 @@ import { TransportChannel } from './transport-channel'
 import { startServices, type NodeLayer } from './services-layer'
 
 export const IDENTITY_FILE = 'identity.key'
+
+/**
+ * The API accepts bodies up to 1 MiB; the command around such a value (machine routing, session,
+ * arguments) is slightly larger, so proposals may be 64 KiB larger than the largest body.
+ */
+const PROPOSAL_BYTES_MAX = 1024 * 1024 + 64 * 1024
 
 /** A started node; `stop` is the graceful path SIGTERM takes. */
 export interface RunningNode {
@@ -127,6 +133,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
               options: {
                 electionTimeoutTicks: config.electionTimeoutTicks,
                 heartbeatTicks: config.heartbeatTicks,
+                proposalBytesMax: PROPOSAL_BYTES_MAX,
               },
             }),
           },
@@ -134,6 +141,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
             tickIntervalMs: config.tickIntervalMs,
             requestTimeoutMs: config.requestTimeoutMs,
             snapshotIntervalEntries: config.snapshotIntervalEntries,
+            proposalBytesMax: PROPOSAL_BYTES_MAX,
           },
         ),
     })
@@ -168,7 +176,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     }
     layer.onDirectory(remember)
 
-    const apiUrl = await layer.listen(config.http.host, config.http.port)
+    const apiUrl = await layer.listen(config.http.host, config.http.port, parseAddress(address).host)
     closers.push(() => layer.closeApi(config.drainTimeoutMs))
     log.info({ id: localId.hex, address, api: apiUrl }, 'node started')
 

@@ -26,8 +26,11 @@ export interface NodeLayerInit {
 export interface NodeLayer {
   /** Called with every member and its addresses whenever the replicated directory changes. */
   onDirectory(listener: (members: readonly KnownMember[]) => void): void
-  /** Starts the HTTP/WebSocket API; resolves with its base URL. */
-  listen(host: string, port: number): Promise<string>
+  /**
+   * Starts the HTTP/WebSocket API; resolves with the base URL other nodes and clients use, which names
+   * `reachableHost` when the API binds every interface (0.0.0.0 or ::).
+   */
+  listen(host: string, port: number, reachableHost: string): Promise<string>
   /** Writes this node's (and the founders') addresses into the directory once there is a leader. */
   announce(self: KnownMember, founders: readonly KnownMember[]): void
   /** Stops taking requests, finishes those in flight, and hands leadership over when leading. */
@@ -80,9 +83,10 @@ export async function startServices(init: NodeLayerInit): Promise<NodeLayer> {
         listener(members.map((member) => ({ id: member.id, address: member.address, api: member.api }))),
       )
     },
-    listen: async (host, port) => {
+    listen: async (host, port, reachableHost) => {
       const bound = await api.listen(host, port)
-      return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+      const advertised = host === '0.0.0.0' || host === '::' ? reachableHost : host
+      return `http://${advertised.includes(':') ? `[${advertised}]` : advertised}:${bound}`
     },
     announce: (self, founders) => {
       services
