@@ -32,3 +32,16 @@ export {
   type LocalNodeProcess,
   type LocalNodeSpec,
 } from './launcher/local-cluster'
+export { ApiServer, ApiAuthorizer, API_LIMIT_DEFAULTS, type ApiServerOptions, type ApiLimits } from './api'
+export {
+  NodeServices,
+  createNodeMachine,
+  NodeMachine,
+  ServiceError,
+  memberDirectory,
+  type NodeServicesComponents,
+  type NodeMachineOptions,
+  type DirectoryRecord,
+  type ClusterStatus,
+  type ClusterMember,
+} from './services'
