@@ -4,7 +4,7 @@ import { expect, it } from 'vitest'
 // README-IMPORTS-START
 import { SimNetwork, Simulation, simNodeId } from '@socketcloud/sim'
 import { DhtNode } from '@socketcloud/dht'
-import { TestEd25519Signer, TestEd25519Verifier } from './testing/ed25519'
+import { TestEd25519Signer, TestEd25519Verifier } from './test/ed25519'
 // README-IMPORTS-END
 
 it('README example: twenty nodes join through one seed, find each other and share a signed record', async () => {

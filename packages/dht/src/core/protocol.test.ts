@@ -4,7 +4,7 @@
 // passed in explicitly; hostile messages are crafted with the same Codec a peer would use.
 import { Codec, LimitExceededError, NodeId, SeededRandom } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
-import { TestEd25519Signer, TestEd25519Verifier } from '../testing/ed25519'
+import { TestEd25519Signer, TestEd25519Verifier } from '../test/ed25519'
 import { encodeDhtMessage } from './messages'
 import { resolveDhtOptions } from './options'
 import type { DhtOptions } from './options'

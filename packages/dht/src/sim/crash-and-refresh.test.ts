@@ -8,8 +8,8 @@
 // lookups and reads from random live nodes. Seeds from SIM_SEEDS (default 1); failures print the seed.
 import { runSeeds } from '@socketcloud/sim'
 import { describe, expect, it } from 'vitest'
-import { buildSimCluster } from '../testing/sim-cluster'
-import { inWaves } from '../testing/stats'
+import { buildSimCluster } from '../test/sim-cluster'
+import { inWaves } from '../test/stats'
 
 const SIZE = Number(process.env.DHT_CRASH_NODES ?? 400)
 const REFRESH_MS = 300_000

@@ -4,7 +4,7 @@
 // a failure prints the seed and SIM_SEED=<n> replays it.
 import { describe, expect, it } from 'vitest'
 import { runSeeds } from '@socketcloud/sim'
-import { buildSimCluster } from '../testing/sim-cluster'
+import { buildSimCluster } from '../test/sim-cluster'
 
 const SIZE = 150
 

@@ -11,9 +11,9 @@
 // the seed comes from SIM_SEED (default 1). The crash check here runs right after the crash; the check
 // after one refresh period runs on a smaller network built by joins (crash-and-refresh.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildSimCluster } from '../testing/sim-cluster'
-import type { SimCluster } from '../testing/sim-cluster'
-import { inWaves, percentile } from '../testing/stats'
+import { buildSimCluster } from '../test/sim-cluster'
+import type { SimCluster } from '../test/sim-cluster'
+import { inWaves, percentile } from '../test/stats'
 
 const SIZE = Number(process.env.DHT_SIM_NODES ?? 10_000)
 const SEED = Number(process.env.SIM_SEED ?? 1)
