@@ -263,4 +263,53 @@ describe('DhtProtocol boundary', () => {
     expect(result?.closest[0]?.id.hex).toBe(nodes[3]!.localId.hex)
     expect(result?.hops).toBe(2)
   })
+
+  it('republishes its own records, re-replicates others only when no STORE came, and expires them', () => {
+    const options = {
+      republishIntervalMs: 1000,
+      replicateIntervalMs: 1000,
+      maintenanceIntervalMs: 100,
+      refreshIntervalMs: 10 ** 9,
+    }
+    const a = node(1, options)
+    const b = node(2, options)
+    const c = node(3, options)
+    const wire = new Map([a, b, c].map((n) => [n.localId.hex, n]))
+    const run = (time: DhtTime): string[] => {
+      const stores: string[] = []
+      for (let round = 0; round < 20; round++) {
+        let moved = false
+        for (const sender of [a, b, c]) {
+          for (const send of sender.takeOutput().sends) {
+            if (send.bytes.length > 200) stores.push(`${sender.localId.bytes[0]}>${send.to.id.bytes[0]}`)
+            wire.get(send.to.id.hex)?.receive(sender.localId, send.bytes, time)
+            moved = true
+          }
+        }
+        if (!moved) break
+      }
+      return stores
+    }
+    a.addContact({ id: b.localId, addresses: ['mem://n2'] }, at(0))
+    b.addContact({ id: c.localId, addresses: ['mem://n3'] }, at(0))
+    const key = new Uint8Array(32).fill(1)
+    a.put({ key, value: new Uint8Array([1]), ttlMs: 2500 }, at(0))
+    run(at(0))
+    expect(b.records.get(key, WALL + 1)).toBeDefined()
+    expect(c.records.get(key, WALL + 1)).toBeDefined()
+    // At 1000 ms the owner republishes; the holders got that STORE, so they do not re-replicate.
+    a.tick(at(1000))
+    const first = run(at(1000))
+    expect(first.filter((store) => store.startsWith('1>')).length).toBeGreaterThanOrEqual(2)
+    b.tick(at(1001))
+    c.tick(at(1001))
+    expect(run(at(1001))).toEqual([])
+    // The owner goes quiet (stopped): at 2100 ms the holders push it on themselves.
+    b.tick(at(2100))
+    c.tick(at(2100))
+    expect(run(at(2100)).length).toBeGreaterThan(0)
+    // Past its expiry every copy is gone.
+    for (const n of [a, b, c]) n.tick(at(2600))
+    for (const n of [a, b, c]) expect(n.records.size).toBe(0)
+  })
 })
