@@ -365,7 +365,22 @@ export class DhtNode {
     try {
       for (;;) {
         const output = this.protocol.takeOutput()
-        if (output.sends.length === 0 && output.completed.length === 0 && output.refused.length === 0) break
+        if (
+          output.sends.length === 0 &&
+          output.completed.length === 0 &&
+          output.refused.length === 0 &&
+          output.dropped.length === 0
+        ) {
+          break
+        }
+        // A contact dropped for failing is hung up on, so a transport that re-dials silent peers
+        // (UDP's outbound intents) stops chasing it.
+        for (const peer of output.dropped) {
+          if (this.dialQueues.has(peer.hex)) continue
+          this.transport.hangUp(peer).catch((error: unknown) => {
+            this.logger.debug({ peer: peer.hex, error: toError(error).message }, 'hang up failed')
+          })
+        }
         for (const refusal of output.refused) {
           this.metrics.refused.inc({ reason: refusal.reason })
           this.logger.debug(

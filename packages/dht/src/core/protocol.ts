@@ -82,6 +82,8 @@ export interface DhtOutput {
   readonly sends: Outgoing[]
   readonly completed: OperationResult[]
   readonly refused: Refusal[]
+  /** Contacts dropped from the routing table for failing requests: the driver may hang up on them. */
+  readonly dropped: NodeId[]
 }
 
 export interface DhtStats {
@@ -179,7 +181,7 @@ export class DhtProtocol {
   private nextRequestId: number
   private nextOperationId = 1
   private nextMaintenanceMs: number
-  private output: DhtOutput = { sends: [], completed: [], refused: [] }
+  private output: DhtOutput = { sends: [], completed: [], refused: [], dropped: [] }
 
   constructor(params: DhtProtocolParams) {
     this.localId = params.localId
@@ -240,7 +242,7 @@ export class DhtProtocol {
   /** Takes everything produced since the last call. */
   takeOutput(): DhtOutput {
     const output = this.output
-    this.output = { sends: [], completed: [], refused: [] }
+    this.output = { sends: [], completed: [], refused: [], dropped: [] }
     return output
   }
 
@@ -570,10 +572,12 @@ export class DhtProtocol {
   private failRequest(request: PendingRequest, time: DhtTime): void {
     this.stats.requestsFailed++
     if (request.purpose === 'evict') {
-      this.table.evictionPingSettled(request.peer.id, false, time.nowMs)
+      if (this.table.evictionPingSettled(request.peer.id, false, time.nowMs)) {
+        this.output.dropped.push(request.peer.id)
+      }
       return
     }
-    this.table.recordFailure(request.peer.id)
+    if (this.table.recordFailure(request.peer.id)) this.output.dropped.push(request.peer.id)
     const operation = this.operations.get(request.operationId)
     if (!operation) return
     if (request.purpose === 'store') {

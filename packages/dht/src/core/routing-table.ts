@@ -119,16 +119,20 @@ export class RoutingTable {
     return { kind: 'cached', pingTarget: head.contact }
   }
 
-  /** The eviction ping to `id` ended: answered (the entry stays, newcomer waits) or failed (it goes). */
-  evictionPingSettled(id: NodeId, answered: boolean, nowMs: number): void {
+  /** The eviction ping to `id` ended: answered (the entry stays, newcomer waits) or failed (it goes; returns true). */
+  evictionPingSettled(id: NodeId, answered: boolean, nowMs: number): boolean {
     const index = commonPrefixLength(this.localId.bytes, id.bytes)
     const bucket = this.buckets[index]
-    if (!bucket) return
+    if (!bucket) return false
     bucket.evictionPingInFlight = false
     const known = this.byId.get(id.hex)
-    if (!known) return
-    if (answered) this.observe(known.entry.contact, nowMs)
-    else this.remove(id)
+    if (!known) return false
+    if (answered) {
+      this.observe(known.entry.contact, nowMs)
+      return false
+    }
+    this.remove(id)
+    return true
   }
 
   /**
