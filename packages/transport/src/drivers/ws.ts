@@ -1,8 +1,11 @@
+import type { IncomingMessage } from 'node:http'
 import uws from 'uWebSockets.js'
 import WebSocket from 'ws'
 import { TransportError, formatAddress, type ConnectionDirection, type PeerAddress } from '@socketcloud/core'
 import type { AcceptLink, Link, LinkDriver, LinkHandlers, LinkLimits, ListenerHandle } from '../link'
 import { ioError, linkClosedError } from './errors'
+
+const SEND_OPTIONS = { binary: true, compress: false } as const
 
 /** RFC 6455 close codes we send or interpret. */
 const CLOSE_NORMAL = 1000
@@ -132,18 +135,35 @@ class UwsLink implements Link {
   }
 }
 
-/** The client side of a WebSocket connection, on the `ws` package. */
+/** The byte stream under a `ws` client, as far as corking its writes needs it. */
+interface CorkableStream {
+  cork(): void
+  uncork(): void
+}
+
+/**
+ * The client side of a WebSocket connection, on the `ws` package. `ws` writes every message with its
+ * own socket write (one syscall each); corking the underlying stream for the length of one flush
+ * turns a burst into one vectored write, as the TCP link's coalescing does.
+ */
 class WsClientLink implements Link {
   readonly protocol: 'ws' | 'wss'
   readonly direction: ConnectionDirection = 'outbound'
   readonly remoteAddress: string
   private readonly socket: WebSocket
+  private readonly stream: CorkableStream | undefined
   private readonly limits: LinkLimits
   private handlers: LinkHandlers | undefined
   private closeError: TransportError | undefined
 
-  constructor(socket: WebSocket, address: PeerAddress, limits: LinkLimits) {
+  constructor(
+    socket: WebSocket,
+    stream: CorkableStream | undefined,
+    address: PeerAddress,
+    limits: LinkLimits,
+  ) {
     this.socket = socket
+    this.stream = stream
     this.protocol = address.protocol === 'wss' ? 'wss' : 'ws'
     this.remoteAddress = address.url
     this.limits = limits
@@ -185,9 +205,18 @@ class WsClientLink implements Link {
   writeFrames(frames: readonly Uint8Array[]): void {
     if (this.socket.readyState !== WebSocket.OPEN) return
     const last = frames.length - 1
-    for (let index = 0; index < last; index++)
-      this.socket.send(frames[index]!, { binary: true, compress: false })
-    this.socket.send(frames[last]!, { binary: true, compress: false }, this.afterWrite)
+    if (last === 0) {
+      this.socket.send(frames[0]!, SEND_OPTIONS, this.afterWrite)
+      return
+    }
+    const stream = this.stream
+    stream?.cork()
+    try {
+      for (let index = 0; index < last; index++) this.socket.send(frames[index]!, SEND_OPTIONS)
+      this.socket.send(frames[last]!, SEND_OPTIONS, this.afterWrite)
+    } finally {
+      stream?.uncork()
+    }
   }
 
   writeKeepalive(): void {
@@ -332,6 +361,11 @@ export class WsDriver implements LinkDriver {
         skipUTF8Validation: true,
       })
       socket.binaryType = 'nodebuffer'
+      // The upgrade response rides on the socket `ws` keeps writing to; holding it lets a flush cork it.
+      let stream: CorkableStream | undefined
+      socket.once('upgrade', (response: IncomingMessage) => {
+        stream = response.socket
+      })
       const onAbort = (): void => {
         socket.terminate()
         reject(linkClosedError(address.url, signal.reason))
@@ -356,7 +390,7 @@ export class WsDriver implements LinkDriver {
       socket.once('open', () => {
         signal.removeEventListener('abort', onAbort)
         socket.off('error', onError)
-        const link = new WsClientLink(socket, address, this.limits)
+        const link = new WsClientLink(socket, stream, address, this.limits)
         link.attach(handlers)
         resolve(link)
       })
