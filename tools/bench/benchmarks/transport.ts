@@ -19,7 +19,8 @@ const UDP_WINDOW = 64
  * udp and mem, both ends in this process, plaintext upgrader. Baselines in the same run: a raw
  * `node:net` echo (no framing, no identity, no queue) and a plain `ws`-package server echo.
  * Throughput batches send a window of messages (waiting on `drain` under backpressure) and wait
- * until the receiver has them all, so the figure is delivered messages, not queued ones.
+ * until the receiver has them all, so the figure is delivered messages, not queued ones. Each
+ * baseline row is measured right after the transport row it is compared with.
  */
 export default defineBenchmark({
   name: 'transport',
