@@ -1,8 +1,14 @@
+import { randomFillSync } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import uws from 'uWebSockets.js'
 import WebSocket from 'ws'
 import { TransportError, formatAddress, type ConnectionDirection, type PeerAddress } from '@socketcloud/core'
 import type { AcceptLink, Link, LinkDriver, LinkHandlers, LinkLimits, ListenerHandle } from '../link'
+import { clientFrameBytes, writeClientFrame } from '../core/ws-client-frames'
 import { ioError, linkClosedError } from './errors'
+
+/** Frames are written into buffers of up to this size, one flush's worth at most (larger frames alone). */
+const COALESCE_BUFFER_BYTES = 64 * 1024
 
 /** RFC 6455 close codes we send or interpret. */
 const CLOSE_NORMAL = 1000
@@ -132,18 +138,53 @@ class UwsLink implements Link {
   }
 }
 
-/** The client side of a WebSocket connection, on the `ws` package. */
+/** The upgraded byte stream under a `ws` client (a net or TLS socket). */
+interface ClientStream {
+  cork(): void
+  uncork(): void
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean
+}
+
+/**
+ * Masking keys for client frames, drawn from the OS CSPRNG in blocks (RFC 6455 section 5.3 requires
+ * unpredictable keys, so a proxy cannot be fed chosen bytes).
+ */
+class MaskKeys {
+  private readonly pool = new Uint32Array(2048)
+  private next = this.pool.length
+
+  take(): number {
+    if (this.next === this.pool.length) {
+      randomFillSync(this.pool)
+      this.next = 0
+    }
+    return this.pool[this.next++]!
+  }
+}
+
+const maskKeys = new MaskKeys()
+
+/**
+ * The client side of a WebSocket connection, on the `ws` package. `ws` does the upgrade, reads and
+ * control frames (ping, pong, close); data frames are written here, straight to the upgraded
+ * socket, because `ws` frames and writes every message on its own (one allocation and one syscall
+ * per message). A flush of frames becomes a few coalesced buffers in one corked write. `ws` writes
+ * synchronously to the same socket (compression is off, so its sender never queues), which keeps
+ * our frames and its control frames in call order; after its close frame nothing more is written.
+ */
 class WsClientLink implements Link {
   readonly protocol: 'ws' | 'wss'
   readonly direction: ConnectionDirection = 'outbound'
   readonly remoteAddress: string
   private readonly socket: WebSocket
+  private readonly stream: ClientStream
   private readonly limits: LinkLimits
   private handlers: LinkHandlers | undefined
   private closeError: TransportError | undefined
 
-  constructor(socket: WebSocket, address: PeerAddress, limits: LinkLimits) {
+  constructor(socket: WebSocket, stream: ClientStream, address: PeerAddress, limits: LinkLimits) {
     this.socket = socket
+    this.stream = stream
     this.protocol = address.protocol === 'wss' ? 'wss' : 'ws'
     this.remoteAddress = address.url
     this.limits = limits
@@ -184,10 +225,30 @@ class WsClientLink implements Link {
 
   writeFrames(frames: readonly Uint8Array[]): void {
     if (this.socket.readyState !== WebSocket.OPEN) return
-    const last = frames.length - 1
-    for (let index = 0; index < last; index++)
-      this.socket.send(frames[index]!, { binary: true, compress: false })
-    this.socket.send(frames[last]!, { binary: true, compress: false }, this.afterWrite)
+    let remaining = 0
+    for (const frame of frames) remaining += clientFrameBytes(frame.length)
+    const stream = this.stream
+    stream.cork()
+    try {
+      let batch: Uint8Array | undefined
+      let filled = 0
+      for (const frame of frames) {
+        const wire = clientFrameBytes(frame.length)
+        if (batch && filled + wire > batch.length) {
+          stream.write(batch.subarray(0, filled))
+          batch = undefined
+        }
+        if (!batch) {
+          batch = Buffer.allocUnsafe(Math.max(wire, Math.min(COALESCE_BUFFER_BYTES, remaining)))
+          filled = 0
+        }
+        filled = writeClientFrame(batch, filled, frame, maskKeys.take())
+        remaining -= wire
+      }
+      if (batch) stream.write(batch.subarray(0, filled), this.afterWrite)
+    } finally {
+      stream.uncork()
+    }
   }
 
   writeKeepalive(): void {
@@ -215,7 +276,7 @@ class WsClientLink implements Link {
     this.socket.terminate()
   }
 
-  private readonly afterWrite = (error?: Error): void => {
+  private readonly afterWrite = (error?: Error | null): void => {
     if (error) return // the socket's 'error'/'close' events report it
     if (this.socket.bufferedAmount < this.limits.socketBufferBytesMax) this.handlers?.writable()
   }
@@ -332,6 +393,11 @@ export class WsDriver implements LinkDriver {
         skipUTF8Validation: true,
       })
       socket.binaryType = 'nodebuffer'
+      // The upgrade response rides on the socket `ws` keeps reading from; data frames are written to it.
+      let stream: ClientStream | undefined
+      socket.once('upgrade', (response: IncomingMessage) => {
+        stream = response.socket
+      })
       const onAbort = (): void => {
         socket.terminate()
         reject(linkClosedError(address.url, signal.reason))
@@ -356,7 +422,16 @@ export class WsDriver implements LinkDriver {
       socket.once('open', () => {
         signal.removeEventListener('abort', onAbort)
         socket.off('error', onError)
-        const link = new WsClientLink(socket, address, this.limits)
+        if (!stream) {
+          socket.terminate()
+          reject(
+            new TransportError('IO_ERROR', `${address.url}: the upgraded socket was not exposed`, {
+              address: address.url,
+            }),
+          )
+          return
+        }
+        const link = new WsClientLink(socket, stream, address, this.limits)
         link.attach(handlers)
         resolve(link)
       })
