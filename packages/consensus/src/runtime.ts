@@ -196,6 +196,10 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private readonly deferred: Array<() => void> = []
   private ticksOwed = 0
   private rerouteAfterReady = false
+  /** Every log entry up to this index is durable here (written with sync by a completed Ready, or in a snapshot). */
+  private persistedIndex = 0
+  /** The last write that promised nothing (sync false), still in the store's queue; awaited on stop. */
+  private unsyncedWrite: Promise<void> = Promise.resolve()
   private readonly metrics: RuntimeMetrics
 
   constructor(components: ConsensusRuntimeComponents<Message, Engine>, init: ConsensusRuntimeInit = {}) {
@@ -252,6 +256,11 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.snapshotIndex = snapshot.meta.index
       this.events.emit('restored', { index: snapshot.meta.index, source: 'disk' })
     }
+    this.persistedIndex = Math.max(
+      snapshot?.meta.index ?? 0,
+      logState.compactedIndex,
+      logState.entries[logState.entries.length - 1]?.index ?? 0,
+    )
     assert(
       logState.compactedIndex <= (snapshot?.meta.index ?? 0),
       'the log is never compacted beyond the saved snapshot',
@@ -282,6 +291,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     if (this.phase === 'stopped') return
     this.halt(new ConsensusError('STOPPED', 'the consensus runtime stopped', { replica: this.id }))
     await this.loopRunning?.catch(() => undefined)
+    await this.unsyncedWrite
   }
 
   /**
@@ -693,15 +703,42 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       await this.snapshotStore.save(ready.snapshot)
       await this.logStore.compact(ready.snapshot.meta.index, ready.snapshot.meta.term)
     }
+    // Step 3, early: committed entries this replica already holds durably promise nothing new, so
+    // they apply now instead of after this Ready's write. On a leader this is the common case — the
+    // entry was fsynced by an earlier Ready and a follower's acknowledgement committed it — and the
+    // client's answer no longer waits for a write that only records the new commit index.
+    if (!ready.snapshot) {
+      const firstWritten = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY
+      const durableThrough = Math.min(this.persistedIndex, firstWritten - 1)
+      for (const entry of ready.committed) {
+        if (entry.index > durableThrough) break
+        if (entry.index > this.state.appliedIndex) this.applyEntry(entry)
+      }
+    }
     if (ready.hardState || ready.entries.length > 0) {
-      await this.logStore.write(
+      const write = this.logStore.write(
         {
           ...(ready.hardState ? { hardState: ready.hardState } : {}),
           ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
         },
         { sync: ready.mustSync },
       )
-    }
+      if (!ready.mustSync && ready.entries.length === 0 && !ready.snapshot) {
+        // A write without sync may be lost by a crash anyway, so nothing below depends on it having
+        // finished: it stays queued in the store (writes apply in call order) and the loop goes on.
+        // A failure still stops the runtime.
+        this.unsyncedWrite = write.catch((thrown: unknown) => this.fail(toError(thrown)))
+      } else {
+        await write
+        const lastWritten = ready.entries[ready.entries.length - 1]
+        if (ready.snapshot) this.persistedIndex = ready.snapshot.meta.index
+        if (lastWritten !== undefined) {
+          this.persistedIndex = ready.mustSync
+            ? lastWritten.index
+            : Math.min(this.persistedIndex, ready.entries[0]!.index - 1)
+        }
+      }
+    } else if (ready.snapshot) this.persistedIndex = ready.snapshot.meta.index
     if (this.phase !== 'running') return
     for (const outbound of ready.messages) this.sendEngineMessage(outbound.to, outbound.message)
     if (ready.snapshot && ready.snapshot.meta.index > this.state.appliedIndex) {
