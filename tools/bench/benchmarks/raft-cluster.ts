@@ -86,11 +86,13 @@ async function load(
   }
 }
 
-async function runOurs(ctx: BenchContext, durationMs: number): Promise<BenchCase[]> {
+async function runOurs(ctx: BenchContext, durationMs: number, tree?: string): Promise<BenchCase[]> {
   const directory = temporaryDirectory('socketcloud-bench-')
   const raftPorts = await freePorts(3)
   const httpPorts = await freePorts(3)
-  const nodes = raftPorts.map((_, i) => startOurNode(i, `${directory.path}/n${i}`, httpPorts[i]!, raftPorts))
+  const nodes = raftPorts.map((_, i) =>
+    startOurNode(i, `${directory.path}/n${i}`, httpPorts[i]!, raftPorts, tree),
+  )
   try {
     await Promise.all(nodes.map((node) => once(node.stdout!, 'data')))
     const probe = new Agent({ keepAlive: false })
@@ -109,7 +111,16 @@ async function runOurs(ctx: BenchContext, durationMs: number): Promise<BenchCase
     }
     const cases: BenchCase[] = []
     for (const concurrency of CONCURRENCY)
-      cases.push(await load(ctx, 'socketcloud raft', put, concurrency, durationMs, nodes))
+      cases.push(
+        await load(
+          ctx,
+          tree ? 'socketcloud raft (other tree)' : 'socketcloud raft',
+          put,
+          concurrency,
+          durationMs,
+          nodes,
+        ),
+      )
     return cases
   } finally {
     await stopAll(nodes)
@@ -180,16 +191,20 @@ export default defineBenchmark({
     // On a shared machine one pair of runs says little: RAFT_CLUSTER_ROUNDS alternates the two
     // clusters that many times and reports each figure's median.
     const rounds = Math.max(1, Number(process.env.RAFT_CLUSTER_ROUNDS ?? 1) || 1)
+    // RAFT_CLUSTER_OTHER_TREE=<checkout> adds that checkout's nodes (e.g. main) to every round: a
+    // before/after comparison under the same machine load.
+    const otherTree = process.env.RAFT_CLUSTER_OTHER_TREE
     const oursRounds: BenchCase[][] = []
     const etcdRounds: BenchCase[][] = []
+    const otherRounds: BenchCase[][] = []
     for (let round = 0; round < rounds; round++) {
-      if (round % 2 === 0) {
-        oursRounds.push(await runOurs(ctx, durationMs))
-        etcdRounds.push(await runEtcd(ctx, durationMs))
-      } else {
-        etcdRounds.push(await runEtcd(ctx, durationMs))
-        oursRounds.push(await runOurs(ctx, durationMs))
-      }
+      const steps = [
+        async () => oursRounds.push(await runOurs(ctx, durationMs)),
+        async () => etcdRounds.push(await runEtcd(ctx, durationMs)),
+        ...(otherTree ? [async () => otherRounds.push(await runOurs(ctx, durationMs, otherTree))] : []),
+      ]
+      if (round % 2 === 1) steps.reverse()
+      for (const step of steps) await step()
     }
     const ours = medianCases(oursRounds)
     const etcd = medianCases(etcdRounds)
@@ -202,6 +217,8 @@ export default defineBenchmark({
     notes.push(
       'same load generator for both (HTTP/1.1 keep-alive; etcd via its grpc-gateway JSON API, which adds its own overhead)',
     )
-    return { name: 'raft-cluster', cases: ours, baseline: { 'etcd 3-member': etcd }, notes }
+    const baseline: Record<string, BenchCase[]> = { 'etcd 3-member': etcd }
+    if (otherTree) baseline[`socketcloud from ${otherTree}`] = medianCases(otherRounds)
+    return { name: 'raft-cluster', cases: ours, baseline, notes }
   },
 })

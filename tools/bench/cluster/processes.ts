@@ -85,6 +85,8 @@ export function startOurNode(
   dataDir: string,
   httpPort: number,
   raftPorts: number[],
+  /** Another checkout whose `tools/bench/cluster/node.ts` (and packages) to run instead of this one's. */
+  tree?: string,
 ): ChildProcess {
   const child = spawn(
     process.execPath,
@@ -95,13 +97,13 @@ export function startOurNode(
       '--conditions=@socketcloud/source',
       '--import',
       'tsx',
-      join(here, 'node.ts'),
+      tree ? join(tree, 'tools/bench/cluster/node.ts') : join(here, 'node.ts'),
       String(index),
       dataDir,
       String(httpPort),
       raftPorts.join(','),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], ...(tree ? { cwd: tree } : {}) },
   )
   return child
 }

@@ -80,6 +80,45 @@ for (const [start, end] of client) {
     }
   }
 }
+// Per-request gaps between named stages (first occurrence of each in the request's window).
+const gaps = new Map<string, number[]>()
+for (const [start, end] of client) {
+  const first = (role: 'L' | 'F', name: string, detail?: string): number | undefined => {
+    let best: number | undefined
+    for (const [i, events] of traces.entries()) {
+      if ((role === 'L') !== (i === leaderIndex)) continue
+      for (const event of events) {
+        if (event.t < start || event.t > end || event.name !== name) continue
+        if (detail !== undefined && !event.detail.startsWith(detail)) continue
+        if (best === undefined || event.t < best) best = event.t
+        break
+      }
+    }
+    return best
+  }
+  const points: Array<[string, number | undefined]> = [
+    ['client sends', start],
+    ['leader parses the request', first('L', 'http-request')],
+    ['leader hands appends to the transport', first('L', 'send', 'raft.append')],
+    ['first follower receives the append', first('F', 'recv')],
+    ['first follower starts its fsync', first('F', 'fdatasync')],
+    ['first follower finished its fsync', first('F', 'fdatasync-done')],
+    ['first follower sends its ack', first('F', 'send', 'raft.append-response')],
+    ['leader finished its own fsync', first('L', 'fdatasync-done')],
+    ['leader applies', first('L', 'apply')],
+    ['leader answers', first('L', 'submit-done')],
+    ['client has the answer', end],
+  ]
+  for (let i = 1; i < points.length; i++) {
+    const [name, t] = points[i]!
+    const [previous, before] = points[i - 1]!
+    if (t === undefined || before === undefined) continue
+    const key = `${previous} -> ${name}`
+    const list = gaps.get(key) ?? []
+    list.push(t - before)
+    gaps.set(key, list)
+  }
+}
 const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
 const rows = [...stages]
   .filter(([, list]) => list.length >= client.length * 0.3)
@@ -92,3 +131,5 @@ for (const row of rows)
   console.log(
     `${String(row.median).padStart(7)}  ${row.name}${row.share < 0.95 ? ` (in ${Math.round(row.share * 100)}%)` : ''}`,
   )
+console.log('\nper-request gaps (median µs; a negative gap means the stages overlap)')
+for (const [name, list] of gaps) console.log(`${String(median(list)).padStart(7)}  ${name}`)
