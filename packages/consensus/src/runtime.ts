@@ -203,6 +203,8 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   /** Term and vote of the last hard state handed to the log store. */
   private writtenTerm = 0
   private writtenVote: ReplicaId | null = null
+  /** Whether a Ready's write is finishing in the background right now (at most one at a time). */
+  private backgroundWriteInFlight = false
   /** Set when the engine can count a Ready's entries durable later (`advanceBeforeDurable`/`markDurable`). */
   private backgroundDurability: BackgroundDurability | null = null
   private readonly metrics: RuntimeMetrics
@@ -750,11 +752,19 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       // Nothing in this Ready waits for the write: our own copy of its entries counts toward a
       // commit when it is durable, which the engine learns then (thesis §10.2.1, taken one step on).
       const last = ready.entries[ready.entries.length - 1]!
+      this.backgroundWriteInFlight = true
       this.keepUnawaited(
-        write.then(() => {
-          this.persistedIndex = Math.max(this.persistedIndex, last.index)
-          this.whenOutsideReady(() => this.backgroundDurability!.markDurable(last.index, last.term))
-        }),
+        write.then(
+          () => {
+            this.backgroundWriteInFlight = false
+            this.persistedIndex = Math.max(this.persistedIndex, last.index)
+            this.whenOutsideReady(() => this.backgroundDurability!.markDurable(last.index, last.term))
+          },
+          (thrown: unknown) => {
+            this.backgroundWriteInFlight = false
+            throw thrown
+          },
+        ),
       )
     } else if (write) {
       await write
@@ -803,11 +813,14 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   /**
    * Whether this Ready's write may finish after `advance`: nothing in it promises the write (no
    * messages, no snapshot, term and vote as already written) and it has entries for the engine to
-   * learn about later. In practice, a leader appending new proposals.
+   * learn about later. In practice, a leader appending new proposals. One at a time: while one is in
+   * flight the next Ready waits for its own write as usual, so proposals arriving meanwhile gather
+   * into one batch (one append per follower, one fsync) instead of a stream of small ones.
    */
   private mayWriteInBackground(ready: Ready<Message>): boolean {
     return (
       this.backgroundDurability !== null &&
+      !this.backgroundWriteInFlight &&
       ready.entries.length > 0 &&
       ready.snapshot === null &&
       ready.messages.length === 0 &&

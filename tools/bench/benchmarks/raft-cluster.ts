@@ -16,7 +16,8 @@ import {
 } from '../cluster/processes'
 
 const VALUE_BYTES = 100
-const CONCURRENCY = [1, 100]
+// RAFT_CLUSTER_CONCURRENCY=1 (or 100, or "1,100") narrows a diagnostic run to some of the cases.
+const CONCURRENCY = (process.env.RAFT_CLUSTER_CONCURRENCY ?? '1,100').split(',').map(Number)
 
 type Put = (agent: Agent, key: string, value: Buffer) => Promise<void>
 

@@ -41,7 +41,7 @@ const runtime = new ConsensusRuntime(
     }),
   },
   // etcd's defaults: 100 ms heartbeat, 1 s election timeout.
-  { tickIntervalMs: 100 },
+  { tickIntervalMs: 100, backgroundLogWrites: process.env.SOCKETCLOUD_BACKGROUND_WRITES !== '0' },
 )
 const traceFile = process.env.SOCKETCLOUD_STAGE_TRACE
   ? `${process.env.SOCKETCLOUD_STAGE_TRACE}.${index}`
