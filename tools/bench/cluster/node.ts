@@ -4,6 +4,8 @@
  * `GET /status`, on uWebSockets.js) so the same load generator can drive this cluster and etcd's HTTP gateway.
  *
  * argv: <index> <dataDir> <httpPort> <raftPort0,raftPort1,raftPort2>
+ * env: SOCKETCLOUD_BACKGROUND_WRITES=0 turns the runtime's background leader writes off (A/B runs);
+ *      SOCKETCLOUD_STAGE_TRACE=<path> records stage timestamps (see stage-trace.ts).
  */
 import { createHash } from 'node:crypto'
 import uws, { type HttpResponse, type us_listen_socket } from 'uWebSockets.js'
