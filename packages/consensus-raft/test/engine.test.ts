@@ -194,6 +194,68 @@ describe('log replication', () => {
     expect(next[0]!.message).toMatchObject({ prevIndex: 21 })
   })
 
+  it('with the write left in the background, counts the leader’s own copy only once markDurable confirms it', () => {
+    const leader = engine('a', ['a', 'b', 'c'], { preVote: false })
+    for (let tick = 0; tick < 20 && leader.status().role !== 'leader'; tick++) leader.tick()
+    messages(leader)
+    leader.step('b', { type: 'vote-response', term: 1, granted: true })
+    messages(leader)
+    leader.step('b', { type: 'append-response', term: 1, index: 1, reject: false, hintIndex: 0, hintTerm: 0 })
+    messages(leader)
+    expect(leader.propose(bytes('x'), 'p1').ok).toBe(true)
+    const ready = leader.ready()
+    expect(ready.entries.map((entry) => entry.index)).toEqual([2])
+    expect(ready.messages).toEqual([])
+    leader.advanceBeforeDurable(ready)
+    expect(leader.hasReady()).toBe(false)
+    // b holds index 2 durably, the leader's write is still in flight: one copy of three, no commit.
+    leader.step('b', { type: 'append-response', term: 1, index: 2, reject: false, hintIndex: 0, hintTerm: 0 })
+    expect(drain(leader).flatMap((out) => out.committed)).toEqual([])
+    expect(leader.status().commitIndex).toBe(1)
+    // A confirmation for an index the log does not hold in that term changes nothing.
+    leader.markDurable(2, 7)
+    expect(leader.status().commitIndex).toBe(1)
+    leader.markDurable(2, 1)
+    expect(leader.status().commitIndex).toBe(2)
+    const committed = drain(leader).flatMap((out) => out.committed.map((entry) => entry.index))
+    expect(committed).toEqual([2])
+  })
+
+  it('refuses to advance a Ready before its write when the Ready promises that write', () => {
+    const candidate = engine('a', ['a', 'b', 'c'], { preVote: false })
+    for (let tick = 0; tick < 20 && candidate.status().role !== 'candidate'; tick++) candidate.tick()
+    const vote = candidate.ready()
+    // A new term and our own vote: the vote requests must not leave before these are durable.
+    expect(() => candidate.advanceBeforeDurable(vote)).toThrow()
+  })
+
+  it('ignores markDurable for an entry the log has since replaced', () => {
+    const follower = engine('b', ['a', 'b', 'c'], { preVote: false })
+    follower.step('a', {
+      type: 'append',
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [{ index: 1, term: 1, kind: 'command', data: bytes('old') }],
+      commit: 0,
+    })
+    drain(follower)
+    follower.step('c', {
+      type: 'append',
+      term: 2,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [{ index: 1, term: 2, kind: 'command', data: bytes('new') }],
+      commit: 0,
+    })
+    const replaced = follower.ready()
+    expect(replaced.entries.map((entry) => entry.term)).toEqual([2])
+    // A late confirmation of the old write must not count the new, unwritten entry as durable.
+    follower.markDurable(1, 1)
+    expect(follower.entryAt(1)?.term).toBe(2)
+    follower.advance(replaced)
+  })
+
   it('backs off nextIndex a whole term at a time using the conflict hint', () => {
     // In-order delivery (no jitter), so every rejection is a log mismatch, not a reordering.
     const cluster = new Cluster({

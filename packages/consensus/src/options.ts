@@ -19,6 +19,13 @@ export interface ConsensusRuntimeInit {
    * once, which lets acknowledgements and new proposals overlap the fsync. @default false
    */
   readonly deferInputsDuringReady?: boolean
+  /**
+   * Let a Ready whose write promises nothing to anyone (a leader appending new proposals) finish its
+   * write after `advance`, when the engine supports it: the loop goes on to apply commits and take new
+   * proposals during the leader's own fsync, and the engine counts the leader's copy once the write
+   * is durable. @default true
+   */
+  readonly backgroundLogWrites?: boolean
   /** Inbound messages held while a Ready is persisted; beyond it they are dropped and counted. @default 10000 */
   readonly inboxMessagesMax?: number
   /** Largest command or query, in bytes; larger ones fail with PROPOSAL_TOO_LARGE. @default 1 MiB */
@@ -44,6 +51,7 @@ export const DEFAULT_RUNTIME_INIT: ResolvedRuntimeInit = Object.freeze({
   pendingRequestsMax: 10_000,
   forwardedRequestsMax: 10_000,
   deferInputsDuringReady: false,
+  backgroundLogWrites: true,
   inboxMessagesMax: 10_000,
   proposalBytesMax: 1024 * 1024,
   snapshotBytesMax: 1024 * 1024 * 1024,
@@ -67,6 +75,7 @@ export function resolveRuntimeInit(init: ConsensusRuntimeInit): ResolvedRuntimeI
     pendingRequestsMax: checkLimit('pendingRequestsMax', merged.pendingRequestsMax),
     forwardedRequestsMax: checkLimit('forwardedRequestsMax', merged.forwardedRequestsMax),
     deferInputsDuringReady: checkBoolean('deferInputsDuringReady', merged.deferInputsDuringReady),
+    backgroundLogWrites: checkBoolean('backgroundLogWrites', merged.backgroundLogWrites),
     inboxMessagesMax: checkLimit('inboxMessagesMax', merged.inboxMessagesMax),
     proposalBytesMax: checkLimit('proposalBytesMax', merged.proposalBytesMax),
     snapshotBytesMax: checkLimit('snapshotBytesMax', merged.snapshotBytesMax),

@@ -196,6 +196,17 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private readonly deferred: Array<() => void> = []
   private ticksOwed = 0
   private rerouteAfterReady = false
+  /** Every log entry up to this index is durable here (written with sync by a completed Ready, or in a snapshot). */
+  private persistedIndex = 0
+  /** Writes the loop did not wait for (no sync, or finishing in the background); awaited on stop. */
+  private unawaitedWrites: Promise<void> = Promise.resolve()
+  /** Term and vote of the last hard state handed to the log store. */
+  private writtenTerm = 0
+  private writtenVote: ReplicaId | null = null
+  /** Whether a Ready's write is finishing in the background right now (at most one at a time). */
+  private backgroundWriteInFlight = false
+  /** Set when the engine can count a Ready's entries durable later (`advanceBeforeDurable`/`markDurable`). */
+  private backgroundDurability: BackgroundDurability | null = null
   private readonly metrics: RuntimeMetrics
 
   constructor(components: ConsensusRuntimeComponents<Message, Engine>, init: ConsensusRuntimeInit = {}) {
@@ -252,6 +263,11 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.snapshotIndex = snapshot.meta.index
       this.events.emit('restored', { index: snapshot.meta.index, source: 'disk' })
     }
+    this.persistedIndex = Math.max(
+      snapshot?.meta.index ?? 0,
+      logState.compactedIndex,
+      logState.entries[logState.entries.length - 1]?.index ?? 0,
+    )
     assert(
       logState.compactedIndex <= (snapshot?.meta.index ?? 0),
       'the log is never compacted beyond the saved snapshot',
@@ -266,6 +282,11 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       appliedIndex: this.state.appliedIndex,
     })
     assert(this.engineValue.id === this.id, 'the engine runs under the transport identity')
+    this.writtenTerm = logState.hardState?.term ?? 0
+    this.writtenVote = logState.hardState?.vote ?? null
+    if (this.init.backgroundLogWrites && hasBackgroundDurability(this.engineValue)) {
+      this.backgroundDurability = this.engineValue
+    }
     this.lastStatus = this.engineValue.status()
     this.unsubscribe = this.transport.events.on('message', (event) => this.receive(event))
     this.tickTimer = every(this.clock, this.init.tickIntervalMs, () => this.onTick())
@@ -282,6 +303,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     if (this.phase === 'stopped') return
     this.halt(new ConsensusError('STOPPED', 'the consensus runtime stopped', { replica: this.id }))
     await this.loopRunning?.catch(() => undefined)
+    await this.unawaitedWrites
   }
 
   /**
@@ -649,14 +671,16 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.loopRequested = false
       if (!this.engine.hasReady()) return
       const ready = this.engine.ready()
+      const background = this.mayWriteInBackground(ready)
       this.insideReady = this.init.deferInputsDuringReady
       try {
-        await this.handleReady(ready)
+        await this.handleReady(ready, background)
       } finally {
         this.insideReady = false
       }
       if (this.phase !== 'running') return
-      this.engine.advance(ready)
+      if (background) this.backgroundDurability!.advanceBeforeDurable(ready)
+      else this.engine.advance(ready)
       this.drainDeferred()
       await this.maybeSnapshot()
     }
@@ -678,7 +702,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   }
 
   /** Steps 0–4 of the Ready contract; the caller advances. */
-  private async handleReady(ready: Ready<Message>): Promise<void> {
+  private async handleReady(ready: Ready<Message>, background: boolean): Promise<void> {
     // Step 0: traffic that promises nothing about our storage (a Raft leader's appends) goes out
     // now, so followers write in parallel with our own fsync instead of after it.
     for (const outbound of ready.messagesBeforePersist ?? []) {
@@ -693,15 +717,65 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       await this.snapshotStore.save(ready.snapshot)
       await this.logStore.compact(ready.snapshot.meta.index, ready.snapshot.meta.term)
     }
-    if (ready.hardState || ready.entries.length > 0) {
-      await this.logStore.write(
-        {
-          ...(ready.hardState ? { hardState: ready.hardState } : {}),
-          ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
-        },
-        { sync: ready.mustSync },
-      )
+    const hasWrite = ready.hardState !== null || ready.entries.length > 0
+    // A write that promises nothing (no sync, no entries: a new commit index) goes after the applies
+    // below; any other starts first, so its fsync overlaps them.
+    const writeAfterApply = hasWrite && !ready.mustSync && ready.entries.length === 0 && !ready.snapshot
+    const write = hasWrite && !writeAfterApply ? this.writeReady(ready) : null
+    // The write's outcome is taken below; this only keeps a failure from surfacing as unhandled
+    // should applying throw first.
+    write?.catch(() => undefined)
+    // Step 3, early: committed entries this replica already holds durably promise nothing new, so
+    // they apply now rather than after this Ready's write. On a leader this is the common case — the
+    // entry was fsynced by an earlier Ready and a follower's acknowledgement committed it — so the
+    // client's answer no longer waits for a write; on a follower the apply overlaps the fsync of the
+    // entries that came with the commit index.
+    if (!ready.snapshot) {
+      const firstWritten = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY
+      // In the background case every committed entry applies now: committed means durable on a
+      // quorum, which never loses it; our own copy is only needed to count toward the next quorum.
+      const durableThrough = background
+        ? Number.POSITIVE_INFINITY
+        : Math.min(this.persistedIndex, firstWritten - 1)
+      for (const entry of ready.committed) {
+        if (entry.index > durableThrough) break
+        if (entry.index > this.state.appliedIndex) this.applyEntry(entry)
+      }
     }
+    if (writeAfterApply) {
+      // A write without sync may be lost by a crash anyway, so nothing below depends on it having
+      // finished: it stays queued in the store (writes apply in call order) and the loop goes on.
+      // A failure still stops the runtime.
+      this.keepUnawaited(this.writeReady(ready))
+    }
+    if (write && background) {
+      // Nothing in this Ready waits for the write: our own copy of its entries counts toward a
+      // commit when it is durable, which the engine learns then (thesis §10.2.1, taken one step on).
+      const last = ready.entries[ready.entries.length - 1]!
+      this.backgroundWriteInFlight = true
+      this.keepUnawaited(
+        write.then(
+          () => {
+            this.backgroundWriteInFlight = false
+            this.persistedIndex = Math.max(this.persistedIndex, last.index)
+            this.whenOutsideReady(() => this.backgroundDurability!.markDurable(last.index, last.term))
+          },
+          (thrown: unknown) => {
+            this.backgroundWriteInFlight = false
+            throw thrown
+          },
+        ),
+      )
+    } else if (write) {
+      await write
+      const lastWritten = ready.entries[ready.entries.length - 1]
+      if (ready.snapshot) this.persistedIndex = ready.snapshot.meta.index
+      if (lastWritten !== undefined) {
+        this.persistedIndex = ready.mustSync
+          ? lastWritten.index
+          : Math.min(this.persistedIndex, ready.entries[0]!.index - 1)
+      }
+    } else if (ready.snapshot) this.persistedIndex = ready.snapshot.meta.index
     if (this.phase !== 'running') return
     for (const outbound of ready.messages) this.sendEngineMessage(outbound.to, outbound.message)
     if (ready.snapshot && ready.snapshot.meta.index > this.state.appliedIndex) {
@@ -719,6 +793,63 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.serveReads()
     for (const context of ready.dropped) this.proposalDropped(context)
     if (ready.status) this.statusChanged(ready.status)
+  }
+
+  /** Hands this Ready's hard state and entries to the log store (durably when `mustSync`). */
+  private writeReady(ready: Ready<Message>): Promise<void> {
+    if (ready.hardState) {
+      this.writtenTerm = ready.hardState.term
+      this.writtenVote = ready.hardState.vote
+    }
+    return this.logStore.write(
+      {
+        ...(ready.hardState ? { hardState: ready.hardState } : {}),
+        ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
+      },
+      { sync: ready.mustSync },
+    )
+  }
+
+  /**
+   * Whether this Ready's write may finish after `advance`: nothing in it promises the write (no
+   * messages, no snapshot, term and vote as already written) and it has entries for the engine to
+   * learn about later. In practice, a leader appending new proposals. One at a time: while one is in
+   * flight the next Ready waits for its own write as usual, so proposals arriving meanwhile gather
+   * into one batch (one append per follower, one fsync) instead of a stream of small ones.
+   */
+  private mayWriteInBackground(ready: Ready<Message>): boolean {
+    return (
+      this.backgroundDurability !== null &&
+      !this.backgroundWriteInFlight &&
+      ready.entries.length > 0 &&
+      ready.snapshot === null &&
+      ready.messages.length === 0 &&
+      (ready.hardState === null ||
+        (ready.hardState.term === this.writtenTerm && ready.hardState.vote === this.writtenVote))
+    )
+  }
+
+  /** Tracks a write the loop goes on without; its failure stops the runtime. */
+  private keepUnawaited(write: Promise<void>): void {
+    const tracked = write.catch((thrown: unknown) => this.fail(toError(thrown)))
+    this.unawaitedWrites = Promise.all([this.unawaitedWrites, tracked]).then(() => undefined)
+  }
+
+  /** Runs an engine input now, or after the current Ready when inputs wait (`deferInputsDuringReady`). */
+  private whenOutsideReady(input: () => void): void {
+    if (this.phase !== 'running') return
+    const run = (): void => {
+      if (this.phase !== 'running') return
+      try {
+        input()
+      } catch (thrown) {
+        this.fail(toError(thrown))
+        return
+      }
+      this.requestLoop()
+    }
+    if (this.insideReady) this.deferred.push(run)
+    else run()
   }
 
   private stateOptions(): ConstructorParameters<typeof ReplicatedState>[1] {
@@ -1190,4 +1321,18 @@ const nullMachine: StateMachine = {
   query: () => new Uint8Array(0),
   snapshot: () => new Uint8Array(0),
   restore: () => undefined,
+}
+
+/**
+ * An engine that lets the driver finish a Ready's log write after `advance` (the Raft engine does).
+ * Checked structurally so the runtime stays protocol-agnostic.
+ */
+interface BackgroundDurability {
+  advanceBeforeDurable(ready: Ready<unknown>): void
+  markDurable(index: number, term: number): void
+}
+
+function hasBackgroundDurability(engine: object): engine is BackgroundDurability {
+  const candidate = engine as Partial<BackgroundDurability>
+  return typeof candidate.advanceBeforeDurable === 'function' && typeof candidate.markDurable === 'function'
 }

@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
+import { writeSync } from 'node:fs'
 import { mkdir, open, readFile, readdir, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type {
@@ -529,12 +530,12 @@ export class FileLogStore implements LogStore {
             batchBytes += operation.bytes.length
             continue
           }
-          await this.writeActive(pending)
+          this.writeActive(pending)
           pending = []
           await this.rotate(operation.sequence, operation.header)
           batchBytes += operation.header.length
         }
-        await this.writeActive(pending)
+        this.writeActive(pending)
         this.queuedBytes -= batchBytes
         this.writtenTicket = ticket
         this.settle((waiter) => !waiter.sync)
@@ -570,8 +571,13 @@ export class FileLogStore implements LogStore {
     for (const admission of this.admissions.splice(0)) admission.reject(error)
   }
 
-  /** Writes the buffers at the end of the active segment as one contiguous write. */
-  private async writeActive(buffers: Uint8Array[]): Promise<void> {
+  /**
+   * Writes the buffers at the end of the active segment as one contiguous `pwrite`. The write is
+   * synchronous on purpose: it only copies into the page cache (tens of microseconds for a batch),
+   * while a thread-pool round trip costs two context switches, which on a busy machine is the larger
+   * part of a commit's latency. The fsync, which waits for the disk, stays asynchronous.
+   */
+  private writeActive(buffers: Uint8Array[]): void {
     if (buffers.length === 0) return
     const path = join(this.directory, segmentName(this.physicalSequence))
     // One copy into a single buffer is far cheaper than a writev with hundreds of small iovecs.
@@ -579,14 +585,15 @@ export class FileLogStore implements LogStore {
     try {
       let written = 0
       while (written < bytes.length) {
-        const result = await this.handle.write(
+        const count = writeSync(
+          this.handle.fd,
           bytes,
           written,
           bytes.length - written,
           this.physicalPosition + written,
         )
-        if (result.bytesWritten <= 0) throw new Error('write made no progress')
-        written += result.bytesWritten
+        if (count <= 0) throw new Error('write made no progress')
+        written += count
       }
     } catch (thrown) {
       throw ioError('write', path, thrown)
@@ -625,7 +632,7 @@ export class FileLogStore implements LogStore {
     }
     this.physicalSequence = sequence
     this.physicalPosition = 0
-    await this.writeActive([header])
+    this.writeActive([header])
     await syncDirectory(this.directory)
     this.stats.rotations++
   }

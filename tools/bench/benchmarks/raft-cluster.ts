@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent } from 'node:http'
 import { randomBytes } from 'node:crypto'
@@ -6,6 +7,7 @@ import {
   ensureEtcd,
   freePorts,
   httpCall,
+  processUsage,
   startEtcdMember,
   startOurNode,
   stopAll,
@@ -14,7 +16,8 @@ import {
 } from '../cluster/processes'
 
 const VALUE_BYTES = 100
-const CONCURRENCY = [1, 100]
+// RAFT_CLUSTER_CONCURRENCY=1 (or 100, or "1,100") narrows a diagnostic run to some of the cases.
+const CONCURRENCY = (process.env.RAFT_CLUSTER_CONCURRENCY ?? '1,100').split(',').map(Number)
 
 type Put = (agent: Agent, key: string, value: Buffer) => Promise<void>
 
@@ -25,6 +28,7 @@ async function load(
   put: Put,
   concurrency: number,
   durationMs: number,
+  servers: readonly ChildProcess[],
 ): Promise<BenchCase> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
   const value = randomBytes(VALUE_BYTES)
@@ -50,14 +54,28 @@ async function load(
   }
   await Promise.all(Array.from({ length: concurrency }, (_, id) => worker(id, warmupEnd)))
   const recorder = ctx.latencyRecorder()
+  const usageBefore = processUsage(servers)
   const start = process.hrtime.bigint()
   const until = Date.now() + durationMs
   const counts = await Promise.all(
     Array.from({ length: concurrency }, (_, id) => worker(id, until, recorder)),
   )
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const usageAfter = processUsage(servers)
   agent.destroy()
   const total = counts.reduce((sum, count) => sum + count, 0)
+  // CPU and context switches per put across the three servers: unlike latency, barely moved by
+  // other load on the machine, so they compare the two implementations' cost per operation.
+  const perPut = (value: number): number => Math.round(value / Math.max(1, total))
+  const usage =
+    usageBefore && usageAfter
+      ? {
+          server_cpu_us_per_put: perPut(usageAfter.cpuMicroseconds - usageBefore.cpuMicroseconds),
+          server_switches_per_put: round(
+            (usageAfter.contextSwitches - usageBefore.contextSwitches) / Math.max(1, total),
+          ),
+        }
+      : {}
   ctx.log(`${label} c=${concurrency}: ${total} puts in ${seconds.toFixed(1)} s, ${failures} failed`)
   return {
     case: `${label} c=${concurrency}`,
@@ -65,14 +83,17 @@ async function load(
     p50_us: round(recorder.percentileMicroseconds(50)),
     p99_us: round(recorder.percentileMicroseconds(99)),
     failed: failures,
+    ...usage,
   }
 }
 
-async function runOurs(ctx: BenchContext, durationMs: number): Promise<BenchCase[]> {
+async function runOurs(ctx: BenchContext, durationMs: number, tree?: string): Promise<BenchCase[]> {
   const directory = temporaryDirectory('socketcloud-bench-')
   const raftPorts = await freePorts(3)
   const httpPorts = await freePorts(3)
-  const nodes = raftPorts.map((_, i) => startOurNode(i, `${directory.path}/n${i}`, httpPorts[i]!, raftPorts))
+  const nodes = raftPorts.map((_, i) =>
+    startOurNode(i, `${directory.path}/n${i}`, httpPorts[i]!, raftPorts, tree),
+  )
   try {
     await Promise.all(nodes.map((node) => once(node.stdout!, 'data')))
     const probe = new Agent({ keepAlive: false })
@@ -91,7 +112,16 @@ async function runOurs(ctx: BenchContext, durationMs: number): Promise<BenchCase
     }
     const cases: BenchCase[] = []
     for (const concurrency of CONCURRENCY)
-      cases.push(await load(ctx, 'socketcloud raft', put, concurrency, durationMs))
+      cases.push(
+        await load(
+          ctx,
+          tree ? 'socketcloud raft (other tree)' : 'socketcloud raft',
+          put,
+          concurrency,
+          durationMs,
+          nodes,
+        ),
+      )
     return cases
   } finally {
     await stopAll(nodes)
@@ -126,12 +156,26 @@ async function runEtcd(ctx: BenchContext, durationMs: number): Promise<BenchCase
       if (result.status !== 200) throw new Error(`etcd put failed: ${result.status} ${result.body}`)
     }
     const cases: BenchCase[] = []
-    for (const concurrency of CONCURRENCY) cases.push(await load(ctx, 'etcd', put, concurrency, durationMs))
+    for (const concurrency of CONCURRENCY)
+      cases.push(await load(ctx, 'etcd', put, concurrency, durationMs, members))
     return cases
   } finally {
     await stopAll(members)
     directory.remove()
   }
+}
+
+/** Per case, the median of every numeric field over the rounds. */
+function medianCases(rounds: readonly BenchCase[][]): BenchCase[] {
+  return rounds[0]!.map((first, position) => {
+    const merged: BenchCase = { ...first }
+    for (const [key, value] of Object.entries(first)) {
+      if (typeof value !== 'number') continue
+      const values = rounds.map((cases) => Number(cases[position]![key] ?? 0)).sort((a, b) => a - b)
+      merged[key] = values[Math.floor(values.length / 2)]!
+    }
+    return merged
+  })
 }
 
 /**
@@ -145,16 +189,37 @@ export default defineBenchmark({
   description: 'three Raft node processes over TCP with fsync vs a three-member etcd, 100-byte puts',
   async run(ctx) {
     const durationMs = ctx.quick ? 3000 : 10_000
-    const ours = await runOurs(ctx, durationMs)
-    const etcd = await runEtcd(ctx, durationMs)
+    // On a shared machine one pair of runs says little: RAFT_CLUSTER_ROUNDS alternates the two
+    // clusters that many times and reports each figure's median.
+    const rounds = Math.max(1, Number(process.env.RAFT_CLUSTER_ROUNDS ?? 1) || 1)
+    // RAFT_CLUSTER_OTHER_TREE=<checkout> adds that checkout's nodes (e.g. main) to every round: a
+    // before/after comparison under the same machine load.
+    const otherTree = process.env.RAFT_CLUSTER_OTHER_TREE
+    const oursRounds: BenchCase[][] = []
+    const etcdRounds: BenchCase[][] = []
+    const otherRounds: BenchCase[][] = []
+    for (let round = 0; round < rounds; round++) {
+      const steps = [
+        async () => oursRounds.push(await runOurs(ctx, durationMs)),
+        async () => etcdRounds.push(await runEtcd(ctx, durationMs)),
+        ...(otherTree ? [async () => otherRounds.push(await runOurs(ctx, durationMs, otherTree))] : []),
+      ]
+      if (round % 2 === 1) steps.reverse()
+      for (const step of steps) await step()
+    }
+    const ours = medianCases(oursRounds)
+    const etcd = medianCases(etcdRounds)
     const notes = CONCURRENCY.map((concurrency, i) => {
       const a = ours[i]!
       const b = etcd[i]!
       return `c=${concurrency}: throughput ${(a.ops_per_sec / b.ops_per_sec).toFixed(2)}x etcd, p50 ${((a.p50_us ?? 0) / (b.p50_us ?? 1)).toFixed(2)}x etcd's latency`
     })
+    if (rounds > 1) notes.push(`median of ${rounds} alternating rounds per figure`)
     notes.push(
       'same load generator for both (HTTP/1.1 keep-alive; etcd via its grpc-gateway JSON API, which adds its own overhead)',
     )
-    return { name: 'raft-cluster', cases: ours, baseline: { 'etcd 3-member': etcd }, notes }
+    const baseline: Record<string, BenchCase[]> = { 'etcd 3-member': etcd }
+    if (otherTree) baseline[`socketcloud from ${otherTree}`] = medianCases(otherRounds)
+    return { name: 'raft-cluster', cases: ours, baseline, notes }
   },
 })

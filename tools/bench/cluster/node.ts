@@ -1,12 +1,14 @@
 /**
  * One replica of the benchmark cluster, as its own process: TCP transport, file log and snapshots
  * (fsync on), the key-value machine, the Raft runtime, and a minimal HTTP front end (`PUT /kv/<key>`,
- * `GET /status`) so the same load generator can drive this cluster and etcd's HTTP gateway.
+ * `GET /status`, on uWebSockets.js) so the same load generator can drive this cluster and etcd's HTTP gateway.
  *
  * argv: <index> <dataDir> <httpPort> <raftPort0,raftPort1,raftPort2>
+ * env: SOCKETCLOUD_BACKGROUND_WRITES=0 turns the runtime's background leader writes off (A/B runs);
+ *      SOCKETCLOUD_STAGE_TRACE=<path> records stage timestamps (see stage-trace.ts).
  */
 import { createHash } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import uws, { type HttpResponse, type us_listen_socket } from 'uWebSockets.js'
 import { NodeId, SeededRandom, systemClock } from '@socketcloud/core'
 import { ConsensusRuntime, PeerConnector, raftEngineFactory } from '@socketcloud/consensus'
 import { keyValueStore } from '@socketcloud/state-machines'
@@ -40,70 +42,110 @@ const runtime = new ConsensusRuntime(
       random: new SeededRandom(index + 1),
     }),
   },
-  { tickIntervalMs: 50 },
+  // etcd's defaults: 100 ms heartbeat, 1 s election timeout.
+  { tickIntervalMs: 100, backgroundLogWrites: process.env.SOCKETCLOUD_BACKGROUND_WRITES !== '0' },
 )
+const traceFile = process.env.SOCKETCLOUD_STAGE_TRACE
+  ? `${process.env.SOCKETCLOUD_STAGE_TRACE}.${index}`
+  : null
+const trace = traceFile ? await import('./stage-trace') : null
+trace?.instrument(runtime, logStore)
 const connector = new PeerConnector(
   { transport, clock: systemClock },
   { peers: ids.flatMap((id, i) => (i === index ? [] : [[id, `tcp://127.0.0.1:${raftPorts[i]}`] as const])) },
 )
+let leaderSeen: string | null = null
+runtime.events.on('status', (status) => {
+  // A leader change in the middle of a measurement explains a stall; say so on stderr.
+  if (status.leader !== leaderSeen && leaderSeen !== null && status.leader !== null && index === 0)
+    console.error(`node ${index}: leader changed to ${status.leader.slice(0, 8)} in term ${status.term}`)
+  if (status.leader !== null) leaderSeen = status.leader
+})
 await runtime.start()
 connector.start()
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let length = 0
-    request.on('data', (chunk: Buffer) => {
-      length += chunk.length
-      if (length > 1024 * 1024) request.destroy(new Error('body over 1 MiB'))
-      else chunks.push(chunk)
-    })
-    request.on('end', () => resolve(Buffer.concat(chunks)))
-    request.on('error', reject)
+const BODY_BYTES_MAX = 1024 * 1024
+
+function reply(response: HttpResponse, state: { aborted: boolean }, status: string, body: string): void {
+  if (state.aborted) return
+  response.cork(() => {
+    response.writeStatus(status).writeHeader('content-type', 'application/json').end(body)
   })
 }
 
-async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-  if (request.method === 'GET' && request.url === '/status') {
-    const status = runtime.status()
-    response.writeHead(200, { 'content-type': 'application/json' })
-    response.end(JSON.stringify({ role: status.role, leader: status.leader, id: localId.hex }))
-    return
-  }
-  if (request.method === 'PUT' && request.url?.startsWith('/kv/')) {
-    const key = decodeURIComponent(request.url.slice(4))
-    const value = await readBody(request)
-    const result = kv.decodeCommandResult(
-      'put',
-      await runtime.submit(kv.encodeCommand('put', { key, value })),
-    )
-    response.writeHead(result.ok ? 200 : 400, { 'content-type': 'application/json' })
-    response.end(
-      JSON.stringify(
-        result.ok ? { revision: result.value.revision } : { error: result.code, message: result.message },
-      ),
-    )
-    return
-  }
-  response.writeHead(404).end()
+/** Reads the whole body; uWS hands out chunks that are only valid inside the callback, so they are copied. */
+function readBody(response: HttpResponse, state: { aborted: boolean }, onBody: (body: Buffer) => void): void {
+  const chunks: Buffer[] = []
+  let length = 0
+  response.onData((chunk, isLast) => {
+    length += chunk.byteLength
+    if (length > BODY_BYTES_MAX) {
+      if (!state.aborted) {
+        state.aborted = true
+        response.close()
+      }
+      return
+    }
+    chunks.push(Buffer.from(new Uint8Array(chunk).slice()))
+    if (isLast) onBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+  })
 }
 
-const server = createServer((request, response) => {
-  handle(request, response).catch((error: unknown) => {
-    response.writeHead(503, { 'content-type': 'application/json' })
-    response.end(JSON.stringify({ error: String(error) }))
+async function put(key: string, value: Buffer): Promise<{ status: string; body: string }> {
+  const result = kv.decodeCommandResult('put', await runtime.submit(kv.encodeCommand('put', { key, value })))
+  trace?.stamp('submit-done')
+  return result.ok
+    ? { status: '200 OK', body: `{"revision":${result.value.revision}}` }
+    : { status: '400 Bad Request', body: JSON.stringify({ error: result.code, message: result.message }) }
+}
+
+// uWebSockets.js rather than node:http: its parser and response path cost a fraction of the CPU per
+// request, which on a two-core machine shared by three replicas and the load generator is throughput.
+const server = uws.App()
+server.get('/status', (response) => {
+  const status = runtime.status()
+  response
+    .writeHeader('content-type', 'application/json')
+    .end(JSON.stringify({ role: status.role, leader: status.leader, id: localId.hex }))
+})
+server.put('/kv/*', (response, request) => {
+  trace?.stamp('http-request')
+  const key = decodeURIComponent(request.getUrl().slice(4))
+  const state = { aborted: false }
+  response.onAborted(() => {
+    state.aborted = true
+  })
+  readBody(response, state, (value) => {
+    trace?.stamp('http-body')
+    put(key, value).then(
+      (answer) => reply(response, state, answer.status, answer.body),
+      (error: unknown) =>
+        reply(response, state, '503 Service Unavailable', JSON.stringify({ error: String(error) })),
+    )
   })
 })
-server.keepAliveTimeout = 60_000
-server.listen(Number(httpPortText), '127.0.0.1', () => console.log(`ready ${localId.hex}`))
+server.any('/*', (response) => {
+  response.writeStatus('404 Not Found').end()
+})
+let listenSocket: us_listen_socket | null = null
+server.listen('127.0.0.1', Number(httpPortText), (socket) => {
+  if (!socket) {
+    console.error(`could not listen on 127.0.0.1:${httpPortText}`)
+    process.exit(1)
+  }
+  listenSocket = socket
+  console.log(`ready ${localId.hex}`)
+})
 
 async function shutdown(): Promise<void> {
+  if (listenSocket) uws.us_listen_socket_close(listenSocket)
   server.close()
   connector.stop()
   await runtime.stop()
   await transport.close()
   await logStore.close()
   await snapshotStore.close()
+  if (traceFile) trace?.dump(traceFile)
   process.exit(0)
 }
 process.on('SIGTERM', () => {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { request, type Agent } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -85,20 +85,25 @@ export function startOurNode(
   dataDir: string,
   httpPort: number,
   raftPorts: number[],
+  /** Another checkout whose `tools/bench/cluster/node.ts` (and packages) to run instead of this one's. */
+  tree?: string,
 ): ChildProcess {
   const child = spawn(
     process.execPath,
     [
+      ...(process.env.SOCKETCLOUD_NODE_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SOCKETCLOUD_NODE_PROFILE_DIR}`]
+        : []),
       '--conditions=@socketcloud/source',
       '--import',
       'tsx',
-      join(here, 'node.ts'),
+      tree ? join(tree, 'tools/bench/cluster/node.ts') : join(here, 'node.ts'),
       String(index),
       dataDir,
       String(httpPort),
       raftPorts.join(','),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], ...(tree ? { cwd: tree } : {}) },
   )
   return child
 }
@@ -149,6 +154,8 @@ export function startEtcdMember(
       'new',
       '--initial-cluster-token',
       'socketcloud-bench',
+      '--logger',
+      'zap',
       '--log-level',
       'error',
     ],
@@ -166,4 +173,34 @@ export async function stopAll(children: ChildProcess[]): Promise<void> {
       clearTimeout(timer)
     }),
   )
+}
+
+/** CPU time (user + system, all threads) and context switches of a running child, from /proc (Linux only). */
+export interface ProcessUsage {
+  readonly cpuMicroseconds: number
+  readonly contextSwitches: number
+}
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+export function processUsage(children: readonly ChildProcess[]): ProcessUsage | null {
+  let cpuMicroseconds = 0
+  let contextSwitches = 0
+  try {
+    for (const child of children) {
+      if (child.pid === undefined) return null
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8')
+      // Fields after the command name (which may contain spaces) start at field 3.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      cpuMicroseconds += ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND
+      for (const task of readdirSync(`/proc/${child.pid}/task`)) {
+        const status = readFileSync(`/proc/${child.pid}/task/${task}/status`, 'utf8')
+        for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm))
+          contextSwitches += Number(match[1])
+      }
+    }
+  } catch {
+    return null
+  }
+  return { cpuMicroseconds, contextSwitches }
 }

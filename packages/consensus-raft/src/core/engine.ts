@@ -139,6 +139,8 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
   private appendPending = false
 
   private heartbeatRound = 0
+  /** Whether the last Ready left term and vote as already handed to storage (see `advanceBeforeDurable`). */
+  private lastReadyKeepsTermAndVote = false
   private confirmedRound = 0
   private leaseStartTick = Number.NEGATIVE_INFINITY
   private readonly roundsSent: { round: number; tick: number }[] = []
@@ -488,6 +490,7 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     this.readyReads = []
     this.dropped = []
     this.lastReady = ready
+    this.lastReadyKeepsTermAndVote = termDurable
     return ready
   }
 
@@ -498,6 +501,35 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     if (ready.snapshot !== null) this.log.durableTo(ready.snapshot.meta.index, ready.snapshot.meta.term)
     const lastEntry = ready.entries[ready.entries.length - 1]
     if (lastEntry !== undefined) this.log.durableTo(lastEntry.index, lastEntry.term)
+    if (this.role !== 'leader') return
+    const own = this.progress.get(this.id)
+    if (own !== undefined && own.maybeUpdate(this.log.durableIndex) && this.maybeCommit()) {
+      this.appendPending = true
+    }
+  }
+
+  /**
+   * `advance` for a driver that lets this Ready's log write finish in the background (etcd's
+   * asynchronous storage writes): everything else in the Ready is done, but its entries count as
+   * durable — toward a commit quorum for a leader — only once `markDurable` confirms them. Only for a
+   * Ready without a snapshot and without `messages` (which would promise the write) whose hard state,
+   * if any, keeps the durable term and vote.
+   */
+  advanceBeforeDurable(ready: Ready<RaftMessage>): void {
+    assert(ready === this.lastReady, 'advanceBeforeDurable() must receive the last Ready returned by ready()')
+    assert(
+      ready.snapshot === null && ready.messages.length === 0 && this.lastReadyKeepsTermAndVote,
+      'only a Ready without a snapshot, messages or a new term or vote may be advanced before its write is durable',
+    )
+    this.lastReady = null
+  }
+
+  /**
+   * The driver's write of entries through `index` (of `term`) is durable, and so is every earlier
+   * write. Ignored when the log has since replaced that entry.
+   */
+  markDurable(index: number, term: number): void {
+    this.log.durableTo(index, term)
     if (this.role !== 'leader') return
     const own = this.progress.get(this.id)
     if (own !== undefined && own.maybeUpdate(this.log.durableIndex) && this.maybeCommit()) {

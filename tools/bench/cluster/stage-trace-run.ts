@@ -1,0 +1,135 @@
+/**
+ * Diagnostic: starts the three benchmark nodes with stage tracing on, sends `count` sequential
+ * 100-byte puts (concurrency 1) to the leader, stops the nodes and prints, per stage, the median
+ * time since the client sent the request. Run: npx tsx --conditions=@socketcloud/source
+ * tools/bench/cluster/stage-trace-run.ts [count]
+ */
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { Agent } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { freePorts, httpCall, startOurNode, stopAll, temporaryDirectory, waitFor } from './processes'
+
+const count = Number(process.argv[2] ?? 500)
+const directory = temporaryDirectory('socketcloud-trace-')
+process.env.SOCKETCLOUD_STAGE_TRACE = `${directory.path}/trace`
+const raftPorts = await freePorts(3)
+const httpPorts = await freePorts(3)
+const nodes = raftPorts.map((_, i) => startOurNode(i, `${directory.path}/n${i}`, httpPorts[i]!, raftPorts))
+const origin = performance.timeOrigin * 1000
+const now = (): number => Math.round(origin + performance.now() * 1000)
+const client: Array<[number, number]> = []
+let leaderIndex = -1
+try {
+  await Promise.all(nodes.map((node) => once(node.stdout!, 'data')))
+  const probe = new Agent({ keepAlive: false })
+  leaderIndex = await waitFor('a leader', 20_000, async () => {
+    for (const [i, port] of httpPorts.entries()) {
+      const status = JSON.parse((await httpCall(probe, 'GET', `http://127.0.0.1:${port}/status`)).body) as {
+        role: string
+      }
+      if (status.role === 'leader') return i
+    }
+    return undefined
+  })
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const value = randomBytes(100)
+  for (let i = 0; i < count + 200; i++) {
+    const start = now()
+    const result = await httpCall(
+      agent,
+      'PUT',
+      `http://127.0.0.1:${httpPorts[leaderIndex]}/kv/k${i % 1000}`,
+      value,
+    )
+    if (result.status !== 200) throw new Error(`put failed ${result.status}`)
+    if (i >= 200) client.push([start, now()])
+  }
+  agent.destroy()
+} finally {
+  await stopAll(nodes)
+}
+type Event = { t: number; name: string; detail: string }
+const traces = [0, 1, 2].map((i) =>
+  readFileSync(`${directory.path}/trace.${i}`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line): Event => {
+      const [t, name, ...rest] = line.split(' ')
+      return { t: Number(t), name: name!, detail: rest.join(' ') }
+    }),
+)
+directory.remove()
+const stages = new Map<string, number[]>()
+const add = (name: string, value: number): void => {
+  const list = stages.get(name) ?? []
+  list.push(value)
+  stages.set(name, list)
+}
+for (const [start, end] of client) {
+  add('~ client round trip', end - start)
+  for (const [i, events] of traces.entries()) {
+    const role = i === leaderIndex ? 'L' : `F${i}`
+    const seen = new Map<string, number>()
+    for (const event of events) {
+      if (event.t < start || event.t > end) continue
+      const key = `${role} ${event.name}${event.name === 'ready' || event.name === 'ready-done' ? ` [${event.detail}]` : event.name === 'send' || event.name === 'store-write' ? ` ${event.detail}` : ''}`
+      const n = (seen.get(key) ?? 0) + 1
+      seen.set(key, n)
+      add(`${key} #${n}`, event.t - start)
+    }
+  }
+}
+// Per-request gaps between named stages (first occurrence of each in the request's window).
+const gaps = new Map<string, number[]>()
+for (const [start, end] of client) {
+  const first = (role: 'L' | 'F', name: string, detail?: string): number | undefined => {
+    let best: number | undefined
+    for (const [i, events] of traces.entries()) {
+      if ((role === 'L') !== (i === leaderIndex)) continue
+      for (const event of events) {
+        if (event.t < start || event.t > end || event.name !== name) continue
+        if (detail !== undefined && !event.detail.startsWith(detail)) continue
+        if (best === undefined || event.t < best) best = event.t
+        break
+      }
+    }
+    return best
+  }
+  const points: Array<[string, number | undefined]> = [
+    ['client sends', start],
+    ['leader parses the request', first('L', 'http-request')],
+    ['leader hands appends to the transport', first('L', 'send', 'raft.append')],
+    ['first follower receives the append', first('F', 'recv')],
+    ['first follower starts its fsync', first('F', 'fdatasync')],
+    ['first follower finished its fsync', first('F', 'fdatasync-done')],
+    ['first follower sends its ack', first('F', 'send', 'raft.append-response')],
+    ['leader finished its own fsync', first('L', 'fdatasync-done')],
+    ['leader applies', first('L', 'apply')],
+    ['leader answers', first('L', 'submit-done')],
+    ['client has the answer', end],
+  ]
+  for (let i = 1; i < points.length; i++) {
+    const [name, t] = points[i]!
+    const [previous, before] = points[i - 1]!
+    if (t === undefined || before === undefined) continue
+    const key = `${previous} -> ${name}`
+    const list = gaps.get(key) ?? []
+    list.push(t - before)
+    gaps.set(key, list)
+  }
+}
+const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
+const rows = [...stages]
+  .filter(([, list]) => list.length >= client.length * 0.3)
+  .map(([name, list]) => ({ name, median: median(list), share: list.length / client.length }))
+  .sort((a, b) => a.median - b.median)
+console.log(
+  `leader is node ${leaderIndex}; ${client.length} sequential puts; median µs since the client sent`,
+)
+for (const row of rows)
+  console.log(
+    `${String(row.median).padStart(7)}  ${row.name}${row.share < 0.95 ? ` (in ${Math.round(row.share * 100)}%)` : ''}`,
+  )
+console.log('\nper-request gaps (median µs; a negative gap means the stages overlap)')
+for (const [name, list] of gaps) console.log(`${String(median(list)).padStart(7)}  ${name}`)
