@@ -121,6 +121,16 @@ export interface ConsensusEngine<Message> {
   ready(): Ready<Message>
   advance(ready: Ready<Message>): void
   status(): EngineStatus
+  /**
+   * Optional, for drivers that finish a log write behind the loop: advances past a Ready whose entries
+   * are still being written. Allowed only for a Ready with no messages, no snapshot and no new term or
+   * vote (in practice a leader appending its own proposals); the engine must not count those entries
+   * as stored on this replica until `markDurable` says so, so a commit never depends on an unwritten
+   * copy. Committed entries that are already durable may be applied while such a write is in flight.
+   */
+  advanceBeforeDurable?(ready: Ready<Message>): void
+  /** Optional, with `advanceBeforeDurable`: entries through `index` (of `term`) are now durable here. */
+  markDurable?(index: number, term: number): void
 }
 
 /** Wire encoding of an engine's messages inside the core `Codec` envelope. */
