@@ -13,6 +13,13 @@ export interface DhtOptions {
   readonly requestTimeoutMs?: number
   /** A bucket with no lookup into its range for this long is refreshed by a lookup of a random id in it. @default 3_600_000 */
   readonly refreshIntervalMs?: number
+  /**
+   * Whether traffic keeps a bucket fresh: a valid request from, or an answer of, any node in a
+   * bucket's range resets its refresh clock like a lookup of ours into the range (Kademlia §2.3;
+   * BEP 5). Off, only our own lookups do, and a quiet network makes every node refresh every bucket
+   * each interval (about k + α requests per bucket). @default true
+   */
+  readonly trafficRefreshesBuckets?: boolean
   /** Records this node published are stored again at the k closest nodes this often. @default 3_600_000 */
   readonly republishIntervalMs?: number
   /**
@@ -58,6 +65,7 @@ export interface ResolvedDhtOptions {
   readonly alpha: number
   readonly requestTimeoutMs: number
   readonly refreshIntervalMs: number
+  readonly trafficRefreshesBuckets: boolean
   readonly republishIntervalMs: number
   readonly replicateIntervalMs: number
   readonly maintenanceIntervalMs: number
@@ -94,6 +102,7 @@ export function resolveDhtOptions(options: DhtOptions = {}): ResolvedDhtOptions 
     alpha: checkLimit('alpha', options.alpha ?? 3, 1, 16),
     requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 2000, 1),
     refreshIntervalMs: checkNumber('refreshIntervalMs', options.refreshIntervalMs ?? HOUR_MS, 1),
+    trafficRefreshesBuckets: options.trafficRefreshesBuckets ?? true,
     republishIntervalMs: checkNumber('republishIntervalMs', options.republishIntervalMs ?? HOUR_MS, 1),
     replicateIntervalMs: checkNumber('replicateIntervalMs', options.replicateIntervalMs ?? HOUR_MS, 1),
     maintenanceIntervalMs: checkNumber('maintenanceIntervalMs', options.maintenanceIntervalMs ?? 10_000, 1),

@@ -5,7 +5,9 @@
 import { Codec, LimitExceededError, NodeId, SeededRandom } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
 import { TestEd25519Signer, TestEd25519Verifier } from '../test/ed25519'
-import { encodeDhtMessage } from './messages'
+import { commonPrefixLength } from './distance'
+import { decodeDhtMessage, encodeDhtMessage } from './messages'
+import { NodeIdCache } from './node-id-cache'
 import { resolveDhtOptions } from './options'
 import type { DhtOptions } from './options'
 import { DhtProtocol } from './protocol'
@@ -313,5 +315,110 @@ describe('DhtProtocol boundary', () => {
     // Past its expiry every copy is gone.
     for (const n of [a, b, c]) n.tick(at(2600))
     for (const n of [a, b, c]) expect(n.records.size).toBe(0)
+  })
+
+  describe('bucket refresh', () => {
+    // Contacts never answer here (requests time out at the next tick); a high failure limit keeps them
+    // in the table all along.
+    const options = {
+      refreshIntervalMs: 1000,
+      maintenanceIntervalMs: 100,
+      requestTimeoutMs: 50,
+      contactFailuresMax: 100,
+    }
+    const limits = {
+      k: 20,
+      addressesPerContactMax: 4,
+      addressLengthMax: 256,
+      recordValueBytesMax: 8192,
+      ids: new NodeIdCache(64),
+    }
+    /** Buckets of `a` that FIND_NODE requests among `sends` target (a lookup asks several contacts). */
+    const bucketsTargeted = (a: DhtProtocol, sends: readonly { bytes: Uint8Array }[]): Set<number> => {
+      const buckets = new Set<number>()
+      for (const send of sends) {
+        const { message } = decodeDhtMessage(codec, send.bytes, limits)
+        if (message.type === 'find-node') buckets.add(commonPrefixLength(a.localId.bytes, message.target))
+      }
+      return buckets
+    }
+    /** Ticks `a` every maintenance interval up to `to` ms; returns, per bucket, the times it was refreshed. */
+    const refreshTimes = (a: DhtProtocol, to: number, hook?: { atMs: number; run: () => void }) => {
+      const times: number[][] = [[], []]
+      for (let time = 100; time <= to; time += 100) {
+        if (hook?.atMs === time) {
+          hook.run()
+          a.takeOutput()
+        }
+        a.tick(at(time))
+        for (const bucket of bucketsTargeted(a, a.takeOutput().sends)) times[bucket]!.push(time)
+      }
+      return times
+    }
+    // a = 0000 0001…, b = 1000 0001… (bucket 0 of a), c = 0100 0001… (bucket 1 of a).
+    const setup = (extra: DhtOptions = {}): { a: DhtProtocol; b: DhtProtocol; c: DhtProtocol } => {
+      const a = node(1, { ...options, ...extra })
+      const b = node(0x81, { ...options, ...extra })
+      const c = node(0x41, { ...options, ...extra })
+      a.addContact({ id: b.localId, addresses: ['mem://n129'] }, at(0))
+      a.addContact({ id: c.localId, addresses: ['mem://n65'] }, at(0))
+      return { a, b, c }
+    }
+
+    it('refreshes each bucket once per refreshIntervalMs without lookups; a lookup of ours postpones it', () => {
+      const quiet = refreshTimes(setup().a, 3000)
+      for (const times of quiet) {
+        // The first refresh falls at a random point of the first interval, then one every interval
+        // after the last lookup into the bucket ended (a refresh lookup here ends one tick after it starts).
+        expect(times[0]).toBeGreaterThan(0)
+        expect(times[0]).toBeLessThanOrEqual(1000)
+        expect(times.slice(1)).toEqual([times[0]! + 1100, times[0]! + 2200].filter((time) => time <= 3000))
+      }
+      const first = quiet[1]![0]!
+      const { a } = setup()
+      const postponed = refreshTimes(a, 3000, {
+        atMs: first + 500,
+        run: () => a.findNode(idOf(0x42).bytes, at(first + 500)),
+      })
+      expect(postponed[0]).toEqual(quiet[0])
+      // The lookup of ours ends at first + 600: bucket 1 is next refreshed an interval after that.
+      expect(postponed[1]!.slice(0, 2)).toEqual([first, first + 1600])
+    })
+
+    it('a request from a node in a bucket keeps that bucket fresh (Kademlia §2.3), unless turned off', () => {
+      for (const trafficRefreshesBuckets of [true, false]) {
+        const { a, b } = setup({ trafficRefreshesBuckets })
+        // At 50 ms b (bucket 0 of a) looks something up through a: a request from bucket 0's range.
+        b.addContact({ id: a.localId, addresses: ['mem://n1'] }, at(50))
+        b.findNode(idOf(0x90).bytes, at(50))
+        expect(deliver(b, a, at(50))).toBe(1)
+        a.takeOutput()
+        const times = refreshTimes(a, 1500)
+        if (trafficRefreshesBuckets) expect(times[0]).toEqual([1100])
+        else expect(times[0]![0]).toBeLessThanOrEqual(1000)
+        expect(times[1]![0]).toBeLessThanOrEqual(1000)
+      }
+    })
+
+    it('an answer from a node in a bucket keeps that bucket fresh too', () => {
+      for (const trafficRefreshesBuckets of [true, false]) {
+        const { a, b, c } = setup({ trafficRefreshesBuckets })
+        // A lookup into bucket 1 asks b (bucket 0) as well: only b's answer can refresh bucket 0.
+        a.findNode(idOf(0x42).bytes, at(50))
+        const asked = a.takeOutput().sends
+        expect(asked.map((send) => send.to.id.hex).sort()).toEqual([b.localId.hex, c.localId.hex].sort())
+        for (const peer of [b, c]) {
+          for (const send of asked) {
+            if (send.to.id.equals(peer.localId)) peer.receive(a.localId, send.bytes, at(60))
+          }
+          expect(deliver(peer, a, at(70))).toBe(1)
+        }
+        expect(a.takeOutput().completed).toHaveLength(1)
+        const times = refreshTimes(a, 1500)
+        if (trafficRefreshesBuckets) expect(times[0]).toEqual([1100])
+        else expect(times[0]![0]).toBeLessThanOrEqual(1000)
+        expect(times[1]).toEqual([1100])
+      }
+    })
   })
 })

@@ -408,6 +408,7 @@ export class DhtProtocol {
       return
     }
     this.stats.requestsReceived++
+    if (this.options.trafficRefreshesBuckets) this.table.markTraffic(from, time.nowMs)
     const requester: Contact = { id: from, addresses: request.addresses }
     // A request proves the sender is alive; only one that can be dialled back belongs in the table.
     if (request.addresses.length > 0) this.observe(requester, time)
@@ -486,6 +487,7 @@ export class DhtProtocol {
     }
     this.pending.delete(reply.requestId)
     this.stats.repliesMatched++
+    if (this.options.trafficRefreshesBuckets) this.table.markTraffic(from, time.nowMs)
     this.observe(request.peer, time)
     switch (request.purpose) {
       case 'evict':
@@ -726,7 +728,7 @@ export class DhtProtocol {
     if (this.table.size > 0) {
       const due = time.nowMs - this.options.refreshIntervalMs
       for (const bucket of this.table.bucketStates()) {
-        if (bucket.lastLookupMs > due) continue
+        if (bucket.lastActiveMs > due) continue
         if (this.operations.size >= this.options.lookupsMax) break
         this.startRefresh(bucket.index, time)
       }

@@ -93,4 +93,19 @@ describe('RoutingTable', () => {
     expect(table.observe({ id: local, addresses: ['mem://me'] }, 0).kind).toBe('self')
     expect(table.size).toBe(0)
   })
+
+  it("traffic from a node in a bucket's range resets that bucket's refresh clock, contact or not", () => {
+    const table = new RoutingTable(local, 3, 2, 2, -500)
+    table.observe(far(1), 0)
+    const near = new Uint8Array(32)
+    near[0] = 0x40
+    table.observe({ id: NodeId.fromBytes(near), addresses: ['mem://near'] }, 0)
+    expect(table.bucketStates().map((bucket) => bucket.lastActiveMs)).toEqual([-500, -500])
+    // far(99) is not in the table (and does not become a contact): its traffic still counts.
+    table.markTraffic(far(99).id, 700)
+    expect(table.has(far(99).id)).toBe(false)
+    expect(table.bucketStates().map((bucket) => bucket.lastActiveMs)).toEqual([700, -500])
+    table.markLookup(near, 800)
+    expect(table.bucketStates().map((bucket) => bucket.lastActiveMs)).toEqual([700, 800])
+  })
 })

@@ -17,8 +17,11 @@ interface Bucket {
   readonly replacements: Contact[]
   /** The head is being pinged to decide whether a newcomer may take its place. */
   evictionPingInFlight: boolean
-  /** Last time a lookup targeted this bucket's range (refresh clock). */
-  lastLookupMs: number
+  /**
+   * Refresh clock: last time a lookup of ours targeted this bucket's range or, when traffic counts,
+   * a node in the range sent us a request or answered one of ours.
+   */
+  lastActiveMs: number
 }
 
 /** What `observe` did, and whether the caller must ping the head of a full bucket. */
@@ -29,7 +32,7 @@ export type ObserveOutcome =
 export interface BucketState {
   readonly index: number
   readonly size: number
-  readonly lastLookupMs: number
+  readonly lastActiveMs: number
 }
 
 /**
@@ -214,7 +217,7 @@ export class RoutingTable {
       out.push({
         index: i,
         size: bucket?.entries.length ?? 0,
-        lastLookupMs: bucket?.lastLookupMs ?? this.createdAtMs,
+        lastActiveMs: bucket?.lastActiveMs ?? this.createdAtMs,
       })
     }
     return out
@@ -224,13 +227,25 @@ export class RoutingTable {
   markLookup(target: Uint8Array, nowMs: number): void {
     const index = commonPrefixLength(this.localId.bytes, target)
     if (index === ID_BITS) return
-    this.bucketAt(index).lastLookupMs = nowMs
+    this.bucketAt(index).lastActiveMs = nowMs
+  }
+
+  /**
+   * A node in the range of one of our buckets sent us a valid request or answered one of ours: the
+   * bucket is in use and needs no refresh for a while (Kademlia §2.3: "buckets are generally kept
+   * fresh by the traffic of requests traveling through nodes"; BitTorrent's BEP 5 likewise refreshes
+   * only buckets that have not changed). The node need not be, or become, one of the bucket's contacts.
+   */
+  markTraffic(id: NodeId, nowMs: number): void {
+    const index = commonPrefixLength(this.localId.bytes, id.bytes)
+    if (index === ID_BITS) return
+    this.bucketAt(index).lastActiveMs = nowMs
   }
 
   private bucketAt(index: number): Bucket {
     let bucket = this.buckets[index]
     if (!bucket) {
-      bucket = { entries: [], replacements: [], evictionPingInFlight: false, lastLookupMs: this.createdAtMs }
+      bucket = { entries: [], replacements: [], evictionPingInFlight: false, lastActiveMs: this.createdAtMs }
       this.buckets[index] = bucket
     }
     return bucket
