@@ -320,7 +320,9 @@ describe('DhtProtocol boundary', () => {
   describe('bucket refresh', () => {
     // Contacts never answer here (requests time out at the next tick); a high failure limit keeps them
     // in the table all along.
+    // k = 2 with two contacts in bucket 0 and one in bucket 1 keeps the buckets separate ranges.
     const options = {
+      k: 2,
       refreshIntervalMs: 1000,
       maintenanceIntervalMs: 100,
       requestTimeoutMs: 50,
@@ -355,12 +357,13 @@ describe('DhtProtocol boundary', () => {
       }
       return times
     }
-    // a = 0000 0001…, b = 1000 0001… (bucket 0 of a), c = 0100 0001… (bucket 1 of a).
+    // a = 0000 0001…; b = 1000 0010… and d = 1000 0001… (bucket 0 of a); c = 0100 0001… (bucket 1).
     const setup = (extra: DhtOptions = {}): { a: DhtProtocol; b: DhtProtocol; c: DhtProtocol } => {
       const a = node(1, { ...options, ...extra })
-      const b = node(0x81, { ...options, ...extra })
+      const b = node(0x82, { ...options, ...extra })
       const c = node(0x41, { ...options, ...extra })
-      a.addContact({ id: b.localId, addresses: ['mem://n129'] }, at(0))
+      a.addContact({ id: b.localId, addresses: ['mem://n130'] }, at(0))
+      a.addContact({ id: idOf(0x81), addresses: ['mem://n129'] }, at(0))
       a.addContact({ id: c.localId, addresses: ['mem://n65'] }, at(0))
       return { a, b, c }
     }
@@ -383,6 +386,13 @@ describe('DhtProtocol boundary', () => {
       expect(postponed[0]).toEqual(quiet[0])
       // The lookup of ours ends at first + 600: bucket 1 is next refreshed an interval after that.
       expect(postponed[1]!.slice(0, 2)).toEqual([first, first + 1600])
+    })
+
+    it('refreshes the deepest buckets holding at most k contacts together, by one lookup', () => {
+      // With k = 20 the three contacts (buckets 0 and 1) form one range: one lookup per interval.
+      const times = refreshTimes(setup({ k: 20 }).a, 3000)
+      expect(times[0]!.length).toBe(3)
+      expect(times[1]).toEqual([])
     })
 
     it('a request from a node in a bucket keeps that bucket fresh (Kademlia §2.3), unless turned off', () => {

@@ -727,7 +727,7 @@ export class DhtProtocol {
     this.records.expire(time.wallMs)
     if (this.table.size > 0) {
       const due = time.nowMs - this.options.refreshIntervalMs
-      for (const bucket of this.table.bucketStates()) {
+      for (const bucket of this.table.refreshStates()) {
         if (bucket.lastActiveMs > due) continue
         if (this.operations.size >= this.options.lookupsMax) break
         this.startRefresh(bucket.index, time)

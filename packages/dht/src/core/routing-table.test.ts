@@ -108,4 +108,34 @@ describe('RoutingTable', () => {
     table.markLookup(near, 800)
     expect(table.bucketStates().map((bucket) => bucket.lastActiveMs)).toEqual([700, 800])
   })
+
+  it('refresh treats the deepest buckets holding at most k contacts as one range', () => {
+    const table = new RoutingTable(local, 3, 2, 2, 0)
+    const inBucket = (bucket: number, n: number): Contact => {
+      const bytes = new Uint8Array(32)
+      bytes[0] = 0x80 >>> bucket
+      bytes[31] = n
+      return { id: NodeId.fromBytes(bytes), addresses: [`mem://b${bucket}n${n}`] }
+    }
+    for (const contact of [inBucket(0, 1), inBucket(0, 2), inBucket(0, 3), inBucket(1, 4), inBucket(3, 5)]) {
+      table.observe(contact, 0)
+    }
+    expect(table.bucketStates().map((state) => state.size)).toEqual([3, 1, 0, 1])
+    // Buckets 1–3 hold 2 ≤ k contacts: one range, as the paper's bucket around our own id.
+    expect(table.refreshStates()).toEqual([
+      { index: 0, size: 3, lastActiveMs: 0 },
+      { index: 1, size: 2, lastActiveMs: 0 },
+    ])
+    // Traffic from any bucket of the range counts for all of it.
+    table.markTraffic(inBucket(3, 9).id, 500)
+    expect(table.refreshStates().map((state) => state.lastActiveMs)).toEqual([0, 500])
+    table.observe(inBucket(2, 6), 600)
+    table.observe(inBucket(2, 7), 600)
+    // Now buckets 1–3 hold 4 > k: the range shrinks to buckets 2–3 (3 contacts), bucket 1 stands alone.
+    expect(table.refreshStates().map((state) => [state.index, state.size])).toEqual([
+      [0, 3],
+      [1, 1],
+      [2, 3],
+    ])
+  })
 })

@@ -223,6 +223,28 @@ export class RoutingTable {
     return out
   }
 
+  /**
+   * The ranges periodic refresh walks: every bucket, except that the deepest buckets holding at most
+   * k contacts together count as one range. That range is the one bucket containing our own id in
+   * the paper's split-bucket table (it splits only once it holds more than k), and one lookup of a
+   * random id in its shallowest bucket asks its nodes and then the nodes nearest us, which are the
+   * contacts of the deeper buckets: refreshing each of them apart would repeat that lookup. A lookup
+   * or traffic into any of them counts for the whole range.
+   */
+  refreshStates(): BucketState[] {
+    const states = this.bucketStates()
+    let first = states.length
+    let held = 0
+    while (first > 0 && held + states[first - 1]!.size <= this.k) {
+      first--
+      held += states[first]!.size
+    }
+    if (first >= states.length - 1) return states
+    let lastActiveMs = Number.NEGATIVE_INFINITY
+    for (let i = first; i < states.length; i++) lastActiveMs = Math.max(lastActiveMs, states[i]!.lastActiveMs)
+    return [...states.slice(0, first), { index: first, size: held, lastActiveMs }]
+  }
+
   /** A lookup of `target` ran now: the bucket covering it needs no refresh for a while. */
   markLookup(target: Uint8Array, nowMs: number): void {
     const index = commonPrefixLength(this.localId.bytes, target)
