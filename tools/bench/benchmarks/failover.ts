@@ -22,11 +22,12 @@ const alive = (node: LocalNodeProcess) => node.child.exitCode === null && node.c
 
 /**
  * A steady writer (one PUT outstanding, to any live node; followers forward to the leader) records
- * when each write was acknowledged. Returns the first acknowledgement time after `since`.
+ * when each write was sent and acknowledged.
  */
 class SteadyWriter {
   private stopped = false
-  private acks: number[] = []
+  /** [sent, acknowledged] of every acknowledged write. */
+  private acks: [number, number][] = []
   private sequence = 0
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 })
   readonly done: Promise<void>
@@ -44,6 +45,7 @@ class SteadyWriter {
         await new Promise((resolve) => setTimeout(resolve, 5))
         continue
       }
+      const sentAt = performance.now()
       try {
         const result = await httpCall(
           this.agent,
@@ -51,7 +53,7 @@ class SteadyWriter {
           `${node.apiUrl}/v1/kv/failover-${this.sequence++ % 100}`,
           'x',
         )
-        if (result.status === 200) this.acks.push(performance.now())
+        if (result.status === 200) this.acks.push([sentAt, performance.now()])
         else {
           target++
           await new Promise((resolve) => setTimeout(resolve, 5))
@@ -63,8 +65,9 @@ class SteadyWriter {
     }
   }
 
+  /** When the first write sent after `since` was acknowledged (a write sent earlier proves nothing). */
   firstAckAfter(since: number): number | undefined {
-    return this.acks.find((at) => at > since)
+    return this.acks.find(([sentAt]) => sentAt > since)?.[1]
   }
 
   async stop(): Promise<void> {
