@@ -32,6 +32,7 @@ export {
   type LocalNodeProcess,
   type LocalNodeSpec,
 } from './launcher/local-cluster'
+export { freePorts } from './launcher/ports'
 export { ApiServer, ApiAuthorizer, API_LIMIT_DEFAULTS, type ApiServerOptions, type ApiLimits } from './api'
 export {
   NodeServices,

@@ -1,6 +1,4 @@
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -13,6 +11,7 @@ import {
   type LocalNodeProcess,
   type LocalNodeSpec,
 } from '../src/launcher/local-cluster'
+import { freePorts } from '../src/launcher/ports'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -27,21 +26,6 @@ export const SOURCE_NODE_COMMAND = [
   'tsx',
   join(here, '..', 'src', 'cli.ts'),
 ] as const
-
-/** Ports the OS hands out now (bound, read, released); the short race with other processes is accepted. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createServer()
-      server.listen(0, '127.0.0.1')
-      await once(server, 'listening')
-      return server
-    }),
-  )
-  const ports = servers.map((server) => (server.address() as { port: number }).port)
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
-  return ports
-}
 
 /**
  * A cluster of real node processes on 127.0.0.1 in a temporary directory, for tests: kill one with

@@ -1,22 +1,8 @@
 import { Agent } from 'node:http'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import {
-  prepareLocalNodes,
-  spawnLocalNode,
-  stopLocalNodes,
-  waitForLeader,
-  type LocalNodeProcess,
-} from '@socketcloud/node'
+import { waitForLeader, type LocalNodeProcess } from '@socketcloud/node'
+import { startNodeCluster } from '../cluster/node-cluster'
 import { defineBenchmark, round, type BenchContext } from '../src/harness'
-import { freePorts, httpCall, temporaryDirectory, waitFor } from '../cluster/processes'
-
-function nodeCommand(): string[] {
-  const require = createRequire(import.meta.url)
-  const cli = join(dirname(require.resolve('@socketcloud/node/package.json')), 'src', 'cli.ts')
-  return [process.execPath, '--conditions=@socketcloud/source', '--import', 'tsx', cli]
-}
+import { httpCall, waitFor } from '../cluster/processes'
 
 const alive = (node: LocalNodeProcess) => node.child.exitCode === null && node.child.signalCode === null
 
@@ -103,17 +89,8 @@ export default defineBenchmark({
   description: 'gap between SIGKILL of the leader and the next acknowledged write, 3 node processes',
   async run(ctx: BenchContext) {
     const trials = ctx.quick ? 3 : 10
-    const directory = temporaryDirectory('socketcloud-bench-failover-')
-    const ports = await freePorts(6)
-    const specs = await prepareLocalNodes({
-      nodes: 3,
-      dataDir: directory.path,
-      ports: (index) => ({ http: ports[index * 2]!, peer: ports[index * 2 + 1]! }),
-    })
-    const out = new PassThrough()
-    out.on('data', (chunk: Buffer) => ctx.log(chunk.toString().trimEnd()))
-    const options = { nodeCommand: nodeCommand(), logLevel: 'warn', out }
-    const nodes = specs.map((spec) => spawnLocalNode(spec, options))
+    const cluster = await startNodeCluster(ctx)
+    const nodes = cluster.nodes
     const gaps: number[] = []
     const writer = new SteadyWriter(() => nodes)
     try {
@@ -136,12 +113,11 @@ export default defineBenchmark({
         ctx.log(
           `trial ${trial + 1}: killed node-${leader.index}, next write acknowledged after ${gap.toFixed(0)} ms`,
         )
-        nodes[index] = spawnLocalNode(leader, options)
+        nodes[index] = cluster.restart(leader)
       }
     } finally {
       await writer.stop()
-      await stopLocalNodes(nodes, 10_000)
-      directory.remove()
+      await cluster.stop()
     }
     const sorted = [...gaps].sort((a, b) => a - b)
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!

@@ -1,33 +1,16 @@
 import { Agent } from 'node:http'
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { prepareLocalNodes, spawnLocalNode, stopLocalNodes, waitForLeader } from '@socketcloud/node'
+import { waitForLeader } from '@socketcloud/node'
+import { startNodeCluster } from '../cluster/node-cluster'
 import { closedLoop } from '../src/closed-loop'
 import { defineBenchmark, type BenchCase, type BenchContext } from '../src/harness'
-import {
-  ensureEtcd,
-  freePorts,
-  httpCall,
-  startEtcdMember,
-  stopAll,
-  temporaryDirectory,
-  waitFor,
-} from '../cluster/processes'
+import { httpCall, startEtcdCluster } from '../cluster/processes'
 
 const VALUE_BYTES = 100
 const CONCURRENCY = [1, 64]
 const KEYS_PER_WORKER = 1000
 /** GETs read these keys, written before the GET runs, so that every GET finds a value. */
 const READ_KEYS = 64
-
-/** The reference node's CLI from source (tsx), sibling packages from source: no build needed. */
-function nodeCommand(): string[] {
-  const require = createRequire(import.meta.url)
-  const cli = join(dirname(require.resolve('@socketcloud/node/package.json')), 'src', 'cli.ts')
-  return [process.execPath, '--conditions=@socketcloud/source', '--import', 'tsx', cli]
-}
 
 interface Target {
   put(agent: Agent, key: string, value: Buffer): Promise<void>
@@ -70,18 +53,8 @@ async function measure(
 }
 
 async function runOurs(ctx: BenchContext, durationMs: number): Promise<BenchCase[]> {
-  const directory = temporaryDirectory('socketcloud-bench-node-')
-  const ports = await freePorts(6)
-  const specs = await prepareLocalNodes({
-    nodes: 3,
-    dataDir: directory.path,
-    ports: (index) => ({ http: ports[index * 2]!, peer: ports[index * 2 + 1]! }),
-  })
-  const out = new PassThrough()
-  out.on('data', (chunk: Buffer) => ctx.log(chunk.toString().trimEnd()))
-  const nodes = specs.map((spec) =>
-    spawnLocalNode(spec, { nodeCommand: nodeCommand(), logLevel: 'warn', out }),
-  )
+  const cluster = await startNodeCluster(ctx)
+  const nodes = cluster.nodes
   try {
     const leaderId = await waitForLeader(nodes, 60_000)
     const leader = nodes.find((node) => node.id === leaderId)!
@@ -102,29 +75,13 @@ async function runOurs(ctx: BenchContext, durationMs: number): Promise<BenchCase
       durationMs,
     )
   } finally {
-    await stopLocalNodes(nodes, 10_000)
-    directory.remove()
+    await cluster.stop()
   }
 }
 
 async function runEtcd(ctx: BenchContext, durationMs: number): Promise<BenchCase[]> {
-  const binary = ensureEtcd(ctx.log)
-  const directory = temporaryDirectory('socketcloud-bench-etcd-')
-  const clientPorts = await freePorts(3)
-  const peerPorts = await freePorts(3)
-  const members = clientPorts.map((_, i) =>
-    startEtcdMember(binary, i, `${directory.path}/m${i}`, clientPorts, peerPorts),
-  )
+  const { leaderPort, stop } = await startEtcdCluster(ctx.log)
   try {
-    const probe = new Agent({ keepAlive: false })
-    const leaderPort = await waitFor('an etcd leader', 30_000, async () => {
-      for (const port of clientPorts) {
-        const reply = await httpCall(probe, 'POST', `http://127.0.0.1:${port}/v3/maintenance/status`, '{}')
-        const status = JSON.parse(reply.body) as { leader?: string; header?: { member_id?: string } }
-        if (status.leader && status.leader === status.header?.member_id) return port
-      }
-      return undefined
-    })
     const base = `http://127.0.0.1:${leaderPort}`
     return await measure(
       ctx,
@@ -148,8 +105,7 @@ async function runEtcd(ctx: BenchContext, durationMs: number): Promise<BenchCase
       durationMs,
     )
   } finally {
-    await stopAll(members)
-    directory.remove()
+    await stop()
   }
 }
 

@@ -4,11 +4,10 @@ import { Agent } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { defineBenchmark, round, type BenchCase, type BenchContext } from '../src/harness'
 import {
-  ensureEtcd,
   freePorts,
   httpCall,
   processUsage,
-  startEtcdMember,
+  startEtcdCluster,
   startOurNode,
   stopAll,
   temporaryDirectory,
@@ -130,23 +129,8 @@ async function runOurs(ctx: BenchContext, durationMs: number, tree?: string): Pr
 }
 
 async function runEtcd(ctx: BenchContext, durationMs: number): Promise<BenchCase[]> {
-  const binary = ensureEtcd(ctx.log)
-  const directory = temporaryDirectory('socketcloud-bench-etcd-')
-  const clientPorts = await freePorts(3)
-  const peerPorts = await freePorts(3)
-  const members = clientPorts.map((_, i) =>
-    startEtcdMember(binary, i, `${directory.path}/m${i}`, clientPorts, peerPorts),
-  )
+  const { members, leaderPort, stop } = await startEtcdCluster(ctx.log)
   try {
-    const probe = new Agent({ keepAlive: false })
-    const leaderPort = await waitFor('an etcd leader', 30_000, async () => {
-      for (const port of clientPorts) {
-        const reply = await httpCall(probe, 'POST', `http://127.0.0.1:${port}/v3/maintenance/status`, '{}')
-        const status = JSON.parse(reply.body) as { leader?: string; header?: { member_id?: string } }
-        if (status.leader && status.leader === status.header?.member_id) return port
-      }
-      return undefined
-    })
     const put: Put = async (agent, key, value) => {
       const body = JSON.stringify({
         key: Buffer.from(key).toString('base64'),
@@ -160,8 +144,7 @@ async function runEtcd(ctx: BenchContext, durationMs: number): Promise<BenchCase
       cases.push(await load(ctx, 'etcd', put, concurrency, durationMs, members))
     return cases
   } finally {
-    await stopAll(members)
-    directory.remove()
+    await stop()
   }
 }
 

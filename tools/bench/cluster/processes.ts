@@ -1,28 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import { request, type Agent } from 'node:http'
-import { createServer } from 'node:net'
+import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePorts } from '@socketcloud/node'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-/** Ports the OS hands out now; a tiny race with other processes is accepted for a benchmark. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createServer()
-      server.listen(0, '127.0.0.1')
-      await once(server, 'listening')
-      return server
-    }),
-  )
-  const ports = servers.map((server) => (server.address() as { port: number }).port)
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
-  return ports
-}
+export { freePorts }
 
 export function temporaryDirectory(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
@@ -203,4 +190,36 @@ export function processUsage(children: readonly ChildProcess[]): ProcessUsage | 
     return null
   }
   return { cpuMicroseconds, contextSwitches }
+}
+
+/** A three-member etcd cluster in a temporary directory, with the leader's client port found. */
+export async function startEtcdCluster(
+  log: (message: string) => void,
+): Promise<{ members: ChildProcess[]; leaderPort: number; stop: () => Promise<void> }> {
+  const binary = ensureEtcd(log)
+  const directory = temporaryDirectory('socketcloud-bench-etcd-')
+  const clientPorts = await freePorts(3)
+  const peerPorts = await freePorts(3)
+  const members = clientPorts.map((_, i) =>
+    startEtcdMember(binary, i, `${directory.path}/m${i}`, clientPorts, peerPorts),
+  )
+  const stop = async () => {
+    await stopAll(members)
+    directory.remove()
+  }
+  try {
+    const probe = new Agent({ keepAlive: false })
+    const leaderPort = await waitFor('an etcd leader', 30_000, async () => {
+      for (const port of clientPorts) {
+        const reply = await httpCall(probe, 'POST', `http://127.0.0.1:${port}/v3/maintenance/status`, '{}')
+        const status = JSON.parse(reply.body) as { leader?: string; header?: { member_id?: string } }
+        if (status.leader && status.leader === status.header?.member_id) return port
+      }
+      return undefined
+    })
+    return { members, leaderPort, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
 }
