@@ -31,6 +31,9 @@ export interface ApiServerOptions {
   readonly clock?: Clock
 }
 
+/** An oversized body up to this many times the limit is read and dropped before the 413 is sent. */
+const BODY_DISCARD_FACTOR = 8
+
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   400: 'Bad Request',
@@ -268,7 +271,11 @@ export class ApiServer {
         return
       }
       const declared = contentLength === '' ? 0 : Number(contentLength)
-      if (declared > this.limits.requestBodyBytesMax) throw this.bodyTooLarge()
+      if (declared > this.limits.requestBodyBytesMax) {
+        // Answered before the body is read, as a client sending `Expect: 100-continue` expects.
+        this.metrics.refused.inc({ reason: 'body-too-large' })
+        throw this.bodyTooLarge()
+      }
       this.readBody(
         response,
         state,
@@ -278,6 +285,7 @@ export class ApiServer {
           run()
         },
         () => {
+          // The connection is closed after this answer: the client sent more than it may.
           this.metrics.refused.inc({ reason: 'body-too-large' })
           fail(this.bodyTooLarge())
         },
@@ -295,7 +303,11 @@ export class ApiServer {
     })
   }
 
-  /** Streams the body with a cap; `tooLarge` fires as soon as the cap is passed. */
+  /**
+   * Streams the body with a cap. Past the cap the rest is read and dropped and `tooLarge` fires at its
+   * end, so the client reads the 413 rather than a reset of a connection it is still writing to (a
+   * lingering close); past `BODY_DISCARD_FACTOR` times the cap it fires at once.
+   */
   private readBody(
     response: HttpResponse,
     state: ResponseState,
@@ -303,14 +315,18 @@ export class ApiServer {
     tooLarge: () => void,
   ): void {
     const chunks: Uint8Array[] = []
+    const discardBytesMax = this.limits.requestBodyBytesMax * BODY_DISCARD_FACTOR
     let size = 0
     let refused = false
     response.onData((chunk, isLast) => {
-      if (refused || state.aborted || state.done) return
+      if (state.aborted || state.done) return
       size += chunk.byteLength
-      if (size > this.limits.requestBodyBytesMax) {
-        refused = true
-        tooLarge()
+      if (refused || size > this.limits.requestBodyBytesMax) {
+        if (!refused) {
+          refused = true
+          chunks.length = 0
+        }
+        if (size > discardBytesMax || isLast) tooLarge()
         return
       }
       // uWS neuters the chunk when this callback returns: copy it.
