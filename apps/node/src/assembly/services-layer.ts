@@ -39,6 +39,9 @@ export interface NodeLayer {
   stopRuntime(): Promise<void>
 }
 
+/** How long a stopping leader waits for a voter to take over (a transfer normally takes one round trip). */
+const HANDOVER_WAIT_MS = 2_000
+
 /** Starts the consensus runtime over the node's machine, then the services and the API over it. */
 export async function startServices(init: NodeLayerInit): Promise<NodeLayer> {
   const { config, logger } = init
@@ -101,12 +104,22 @@ export async function startServices(init: NodeLayerInit): Promise<NodeLayer> {
     handOver: async () => {
       await closeApi(config.drainTimeoutMs)
       if (runtime.status().leader === init.localId.hex) {
-        try {
-          const { leader } = await services.transferLeader()
-          logger.info({ to: leader }, 'handed leadership over')
-        } catch (error) {
-          logger.warn({ error: toError(error).message }, 'could not hand leadership over before stopping')
-        }
+        // Bounded: when the whole cluster is stopping, no voter will take over, and waiting the full
+        // request timeout would only delay the shutdown.
+        const transfer = services.transferLeader().then(
+          ({ leader }) => logger.info({ to: leader }, 'handed leadership over'),
+          (error: unknown) =>
+            logger.warn({ error: toError(error).message }, 'could not hand leadership over before stopping'),
+        )
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const gaveUp = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            logger.warn({ waitedMs: HANDOVER_WAIT_MS }, 'stopping without handing leadership over')
+            resolve()
+          }, HANDOVER_WAIT_MS)
+        })
+        await Promise.race([transfer, gaveUp])
+        clearTimeout(timer)
       }
       services.stop()
     },
