@@ -58,7 +58,9 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
 
   const founders = config.peers.map((peer) => ({ id: peer.id, address: peer.address, api: null }))
   const known = new Map<string, KnownMember>()
-  for (const member of [...founders, ...(saved?.members ?? [])]) known.set(member.id, member)
+  for (const member of [...founders, ...(saved?.members ?? [])]) {
+    if (member.id !== localId.hex) known.set(member.id, member)
+  }
   const gate = new MemberGate(new NoiseUpgrader({ identity }), [localId.hex, ...known.keys()])
 
   const transport = new TransportManager(
@@ -193,7 +195,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
           detector.membership.addMember(NodeId.fromHex(member.id), systemClock.now())
         },
       })
-      for (const member of members) known.set(member.id, member)
+      for (const member of members) if (member.id !== localId.hex) known.set(member.id, member)
       record([])
       await recorded
     } else {
