@@ -309,6 +309,14 @@ describe('a three-process cluster', () => {
     const others = cluster.nodes.filter(
       (node) => node !== leader && node.child.exitCode === null && node.child.signalCode === null,
     )
+    // Handed over, not merely gone: a survivor already leads the moment the old leader has exited
+    // (after a plain exit they would wait out an election timeout first).
+    const roles = await Promise.all(
+      others.map(
+        async (node) => ((await (await fetch(`${node.apiUrl}/health`)).json()) as { role: string }).role,
+      ),
+    )
+    expect(roles).toContain('leader')
     const next = await cluster.leader()
     expect(next.id).not.toBe(leader.id)
     expect(
