@@ -11,7 +11,10 @@ export interface DhtOptions {
   readonly alpha?: number
   /** A request without a matching reply after this fails, and counts against the contact. @default 2000 */
   readonly requestTimeoutMs?: number
-  /** A bucket with no lookup into its range for this long is refreshed by a lookup of a random id in it. @default 3_600_000 */
+  /**
+   * A bucket that neither a lookup of ours into its range nor (see `trafficRefreshesBuckets`) traffic
+   * from it touched for this long is refreshed by a lookup of a random id in it. @default 3_600_000
+   */
   readonly refreshIntervalMs?: number
   /**
    * Whether traffic keeps a bucket fresh: a valid request from, or an answer of, any node in a

@@ -12,7 +12,8 @@
 // DHT_SIM_BUILD=joins builds by real joins instead (batches of 200, each joiner bootstrapping from a
 // random earlier node and looking up its own id; about 2–3 minutes at 10,000 nodes).
 // Lookups are sampled (random source and target, fixed by the seed). DHT_SIM_NODES overrides the size;
-// the seed comes from SIM_SEED (default 1). A refresh period costs what it costs in production: every
+// the seed comes from SIM_SEED (default 1). The refresh period after the crash runs with
+// DHT_SIM_FULL=1 (see FULL below). A refresh period costs what it costs in production: every
 // bucket that neither a lookup of its node nor traffic from its range touched for an hour is refreshed
 // (Kademlia §2.3), so the quiet network refreshes a fraction of its buckets, not all of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,6 +33,12 @@ const REFRESH_MS = 3_600_000
 const MAINTENANCE_MS = 60_000
 /** Virtual time run between progress points of the refresh period. */
 const PROGRESS_MS = 600_000
+/**
+ * DHT_SIM_FULL=1 runs the refresh period after the crash (about 2.5 minutes at 10,000 nodes on a
+ * 2-core machine); by default the check runs right after the crash, and the one after a refresh
+ * period runs on 400 nodes built by joins (crash-and-refresh.test.ts).
+ */
+const FULL = process.env.DHT_SIM_FULL === '1'
 /** Records outlive the refresh period, so they must survive it through republish and replication. */
 const RECORD_TTL_MS = 86_400_000
 
@@ -96,7 +103,7 @@ describe(`DHT on ${SIZE} simulated nodes (seed ${SEED})`, () => {
     expect(found).toBe(sample)
   }, 300_000)
 
-  it('30% crash without notice; after one refresh period ≥ 99% of lookups of live nodes and of records succeed', async () => {
+  it(`30% crash without notice; ${FULL ? 'after one refresh period' : 'right after'}, ≥ 99% of lookups of live nodes and of records succeed`, async () => {
     const random = cluster.sim.random.fork()
     const total = cluster.nodes.length
     const keys = Array.from({ length: RECORDS }, () => {
@@ -135,13 +142,13 @@ describe(`DHT on ${SIZE} simulated nodes (seed ${SEED})`, () => {
       live.reduce((sum, index) => sum + cluster.nodes[index]!.stats.requestsSent, 0)
 
     // One refresh period of virtual time with the whole protocol running on every live node: bucket
-    // refresh (buckets no lookup or traffic touched for an interval), republish by surviving owners,
+    // refresh (ranges no lookup or traffic touched for an interval), republish by surviving owners,
     // replication by every holder, expiry. Plus two maintenance rounds, so everything due in the
     // period has started, and the time its lookups take.
     const deadBefore = deadShare()
     const requestsBefore = requestsSent()
     const periodStarted = performance.now()
-    const periodMs = REFRESH_MS + 2 * MAINTENANCE_MS
+    const periodMs = FULL ? REFRESH_MS + 2 * MAINTENANCE_MS : 0
     for (let done = 0; done < periodMs; done += PROGRESS_MS) {
       await cluster.runFor(Math.min(PROGRESS_MS, periodMs - done))
       if (process.env.DHT_SIM_PROGRESS) {
@@ -172,16 +179,18 @@ describe(`DHT on ${SIZE} simulated nodes (seed ${SEED})`, () => {
     )
     const lookupRate = lookups.filter(Boolean).length / lookups.length
     const readRate = reads.filter(Boolean).length / reads.length
+    const period = FULL
+      ? `one refresh period (${periodMs / 60_000} min virtual) took ${Math.round(periodWallMs / 1000)} s ` +
+        `wall and ${periodRequests} requests (${(periodRequests / live.length).toFixed(1)} per live node); ` +
+        `crashed contacts in live tables ${(deadBefore * 100).toFixed(1)}% -> ${(deadAfter * 100).toFixed(1)}%`
+      : `no refresh period (DHT_SIM_FULL=1 runs one)`
     console.log(
-      `crashed ${crashed.size} of ${total}; one refresh period (${periodMs / 60_000} min virtual) took ` +
-        `${Math.round(periodWallMs / 1000)} s wall and ${periodRequests} requests ` +
-        `(${(periodRequests / live.length).toFixed(1)} per live node); crashed contacts in live tables ` +
-        `${(deadBefore * 100).toFixed(1)}% -> ${(deadAfter * 100).toFixed(1)}%; then lookups of live nodes ` +
+      `crashed ${crashed.size} of ${total}; ${period}; then lookups of live nodes ` +
         `${(lookupRate * 100).toFixed(2)}%, record reads ${(readRate * 100).toFixed(2)}%`,
     )
     expect(lookupRate).toBeGreaterThanOrEqual(0.99)
     expect(readRate).toBeGreaterThanOrEqual(0.99)
     // The refresh period did real work: live tables shed crashed contacts.
-    expect(deadAfter).toBeLessThan(deadBefore)
+    if (FULL) expect(deadAfter).toBeLessThan(deadBefore)
   }, 600_000)
 })
