@@ -39,6 +39,8 @@ const PROGRESS_MS = 600_000
  * period runs on 400 nodes built by joins (crash-and-refresh.test.ts).
  */
 const FULL = process.env.DHT_SIM_FULL === '1'
+/** DHT_SIM_STRICT_REFRESH=1 turns `trafficRefreshesBuckets` off, to compare what a period costs without it. */
+const STRICT_REFRESH = process.env.DHT_SIM_STRICT_REFRESH === '1'
 /** Records outlive the refresh period, so they must survive it through republish and replication. */
 const RECORD_TTL_MS = 86_400_000
 
@@ -58,6 +60,7 @@ describe(`DHT on ${SIZE} simulated nodes (seed ${SEED})`, () => {
         republishIntervalMs: REFRESH_MS,
         replicateIntervalMs: REFRESH_MS,
         maintenanceIntervalMs: MAINTENANCE_MS,
+        trafficRefreshesBuckets: !STRICT_REFRESH,
       },
     })
     console.log(`built ${SIZE} nodes (${BUILD}) in ${Math.round(performance.now() - started)} ms`)
