@@ -1,7 +1,7 @@
 // Goal: the network heals. After 30% of the nodes crash without notice and one refresh period passes
-// (every live node refreshing the buckets no lookup or traffic kept fresh, republishing and re-replicating records as it would in
-// production), at least 99% of lookups of live nodes and of stored records succeed, and the routing
-// tables have begun to shed the crashed contacts.
+// (every live node refreshing the buckets no lookup or traffic kept fresh, republishing and
+// re-replicating records as it would in production), at least 99% of lookups of live nodes and of
+// stored records succeed, and the routing tables have begun to shed the crashed contacts.
 // Method: a network built by real joins on the simulator (10 ms links; DHT_CRASH_NODES overrides the
 // size, default 400, kept small because a refresh period makes every node run ~10 lookups), records
 // put by random nodes, 30% crashed at random, one refresh period of virtual time, then sampled
