@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_sock
 import { ConfigError, noopLogger, systemClock, toError, type Clock, type Logger } from '@socketcloud/core'
 import type { Registry } from 'prom-client'
 import { NotLeaderError, type NodeServices } from '../services/node-services'
-import { ServiceError, fromRuntimeError } from '../services/service-error'
+import { ServiceError, fromRuntimeError, stopping } from '../services/service-error'
 import { ApiAuthorizer, type ApiAuthOptions } from './auth'
 import { HttpMetrics } from './http-metrics'
 import { resolveApiLimits, type ApiLimits, type ResolvedApiLimits } from './limits'
@@ -241,12 +241,7 @@ export class ApiServer {
     const fail = (thrown: unknown): void => send(this.errorResponse(thrown, request))
     try {
       if (this.stopping) {
-        throw new ServiceError({
-          status: 503,
-          error: 'stopping',
-          outcome: 'not_applied',
-          message: 'the node is shutting down',
-        })
+        throw stopping()
       }
       if (this.inflight > this.limits.inflightRequestsMax) {
         this.metrics.refused.inc({ reason: 'inflight-max' })
@@ -423,12 +418,7 @@ export class ApiServer {
     }
     try {
       if (this.stopping) {
-        throw new ServiceError({
-          status: 503,
-          error: 'stopping',
-          outcome: 'not_applied',
-          message: 'the node is shutting down',
-        })
+        throw stopping()
       }
       const prefix = parsePrefix(query.get('prefix'), this.limits.prefixBytesMax)
       const fromRevision = query.integer('from_revision', 0)

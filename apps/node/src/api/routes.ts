@@ -1,6 +1,6 @@
 import { ConfigError, parseAddress } from '@socketcloud/core'
 import type { Registry } from 'prom-client'
-import type { NodeServices } from '../services/node-services'
+import type { ClientSession, NodeServices } from '../services/node-services'
 import { ServiceError, badRequest, notFound } from '../services/service-error'
 import type { Requirement } from './auth'
 import type { ResolvedApiLimits } from './limits'
@@ -268,13 +268,7 @@ function keyRoute({ services }: RouteContext, rawKey: string, query: QueryParams
           hasBody: true,
           forwardable: false,
           handle: async (request) => {
-            const session = parseSession(request.sessionId, request.sessionSeq)
-            return ok(
-              await services.kvPut(name, request.body, {
-                ...(prevRevision !== undefined ? { prevRevision } : {}),
-                ...(session ? { session } : {}),
-              }),
-            )
+            return ok(await services.kvPut(name, request.body, writeOptions(request, prevRevision)))
           },
         }
       },
@@ -286,13 +280,7 @@ function keyRoute({ services }: RouteContext, rawKey: string, query: QueryParams
           hasBody: false,
           forwardable: false,
           handle: async (request) => {
-            const session = parseSession(request.sessionId, request.sessionSeq)
-            return ok(
-              await services.kvDelete(name, {
-                ...(prevRevision !== undefined ? { prevRevision } : {}),
-                ...(session ? { session } : {}),
-              }),
-            )
+            return ok(await services.kvDelete(name, writeOptions(request, prevRevision)))
           },
         }
       },
@@ -324,8 +312,7 @@ function counterRoute({ services }: RouteContext, rawName: string, query: QueryP
           handle: async (request) => {
             const body = parseJsonObject(request.body)
             const delta = safeInteger(body, 'delta', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
-            const session = parseSession(request.sessionId, request.sessionSeq)
-            return ok(await services.counterAdd(counter, delta, session ? { session } : {}))
+            return ok(await services.counterAdd(counter, delta, writeOptions(request)))
           },
         }
       },
@@ -353,8 +340,7 @@ function lockRoute({ services }: RouteContext, rest: string, query: QueryParams)
             handle: async (request) => {
               const body = parseJsonObject(request.body)
               const owner = boundedString(body, 'owner', OWNER_BYTES_MAX)
-              const session = parseSession(request.sessionId, request.sessionSeq)
-              const options = session ? { session } : {}
+              const options = writeOptions(request)
               if (action === 'acquire') {
                 const ttlMs = safeInteger(body, 'ttl_ms', 1, LOCK_TTL_MS_MAX)
                 const grant = await services.lockAcquire(name, owner, ttlMs, options)
@@ -514,3 +500,12 @@ function nodeIdField(value: unknown, field: string): string {
 }
 
 export { NAME_BYTES_MAX }
+
+/** The session headers of a write, and its compare-and-set revision when the route takes one. */
+function writeOptions(
+  request: ApiRequest,
+  prevRevision?: number,
+): { session?: ClientSession; prevRevision?: number } {
+  const session = parseSession(request.sessionId, request.sessionSeq)
+  return { ...(session ? { session } : {}), ...(prevRevision !== undefined ? { prevRevision } : {}) }
+}

@@ -22,6 +22,7 @@ import {
   fromMachineRefusal,
   fromRuntimeError,
   noLeader,
+  stopping,
   notFound,
   timeout,
 } from './service-error'
@@ -623,12 +624,7 @@ export class NodeServices {
 
   private checkRunning(): void {
     if (this.stopping || !this.runtime.running) {
-      throw new ServiceError({
-        status: 503,
-        error: 'stopping',
-        outcome: 'not_applied',
-        message: 'the node is shutting down',
-      })
+      throw stopping()
     }
   }
 

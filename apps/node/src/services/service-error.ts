@@ -66,6 +66,16 @@ export const noLeader = (message: string, cause?: unknown): ServiceError =>
     cause,
   })
 
+/** The node is shutting down (SIGTERM drain): nothing was proposed. */
+export const stopping = (detail?: string, cause?: unknown): ServiceError =>
+  new ServiceError({
+    status: 503,
+    error: 'stopping',
+    outcome: 'not_applied',
+    message: detail ? `the node is shutting down: ${detail}` : 'the node is shutting down',
+    cause,
+  })
+
 export const timeout = (message: string, cause?: unknown): ServiceError =>
   new ServiceError({ status: 504, error: 'timeout', outcome: 'unknown', message, cause })
 
@@ -85,13 +95,7 @@ export function fromRuntimeError(thrown: unknown): ServiceError {
       case 'TIMEOUT':
         return timeout(`not known to be committed in time: ${thrown.message}`, thrown)
       case 'STOPPED':
-        return new ServiceError({
-          status: 503,
-          error: 'stopping',
-          outcome: 'not_applied',
-          message: `the node is shutting down: ${thrown.message}`,
-          cause: thrown,
-        })
+        return stopping(thrown.message, thrown)
       case 'SESSION_EXPIRED': {
         // The leader's session table says 'acknowledged' when the sequence number is below what the
         // client promised it holds: the command may have applied long ago, so the outcome is unknown.
