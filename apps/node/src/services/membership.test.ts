@@ -29,7 +29,9 @@ describe('membership', () => {
     const added = await call(follower.url, 'POST', '/v1/cluster/members', {
       body: { id: voter.id.hex, address: voter.address, api: voter.url },
     })
-    expect(added).toMatchObject({ status: 200, body: { role: 'learner' } })
+    // The call does not wait; the leader's reconciler may already have promoted a fast learner.
+    expect(added.status).toBe(200)
+    expect(['learner', 'voter']).toContain(added.body['role'])
     const stays = await call(follower.url, 'POST', '/v1/cluster/members', {
       body: { id: learner.id.hex, address: learner.address, voter: false },
     })
