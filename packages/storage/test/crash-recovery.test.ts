@@ -57,7 +57,14 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   },
 )
 
-const damage = fc.record({
+interface Damage {
+  segmentFraction: number
+  offsetFraction: number
+  mode: 'truncate' | 'flip'
+  mask: number
+}
+
+const damage: fc.Arbitrary<Damage> = fc.record({
   segmentFraction: fc.double({ min: 0, max: 0.9999, noNaN: true }),
   offsetFraction: fc.double({ min: 0, max: 0.9999, noNaN: true }),
   mode: fc.constantFrom('truncate' as const, 'flip' as const),
@@ -125,6 +132,29 @@ async function framesOf(directory: string): Promise<{ name: string; bytes: Uint8
   return segments
 }
 
+/**
+ * Shrunk counterexamples of earlier failures, replayed before the random runs. The first: entry 3 was
+ * replaced by a shorter log (an append at 2), then compaction to 2 deleted the older segment and the
+ * segment was cut cleanly right after that append; replay applied the durable compaction floor first,
+ * skipped the append at 2 as compacted and so resurrected the replaced entry 3.
+ */
+const REGRESSIONS: [Operation[], Damage][] = [
+  [
+    [
+      { kind: 'append', back: 0, bump: false, size: 22, sync: false },
+      { kind: 'hardState', vote: true, sync: false },
+      { kind: 'append', back: 0, bump: false, size: 48, sync: false },
+      { kind: 'compact', fraction: 0, termMismatch: false },
+      { kind: 'append', back: 1, bump: false, size: 22, sync: false },
+      { kind: 'append', back: 0, bump: false, size: 90, sync: false },
+      { kind: 'append', back: 2, bump: false, size: 0, sync: false },
+      { kind: 'compact', fraction: 0, termMismatch: false },
+      { kind: 'append', back: 1, bump: false, size: 0, sync: false },
+    ],
+    { segmentFraction: 0, offsetFraction: 0.8102189781021898, mode: 'truncate', mask: 1 },
+  ],
+]
+
 describe('FileLogStore crash recovery', () => {
   it('keeps every record before the first damaged one and nothing after it', async () => {
     await fc.assert(
@@ -176,7 +206,15 @@ describe('FileLogStore crash recovery', () => {
         } else {
           const kept = survivingRecords + Math.max(0, firstDamaged - 1)
           expect(loaded).toEqual(withFloor(states[deletedOperations + kept]!, await floorOf(directory)))
-          expect(reopened.recovery.damage).not.toBeNull()
+          // A cut exactly between two records of the last segment leaves a shorter, intact log: nothing
+          // to detect. Anywhere else the next segment's header no longer continues it, or the frame is torn.
+          const cleanCut =
+            hit.mode === 'truncate' &&
+            offset === damagedFrame.start &&
+            !damagedFrame.header &&
+            position === segments.length - 1
+          if (cleanCut) expect(reopened.recovery.damage).toBeNull()
+          else expect(reopened.recovery.damage).not.toBeNull()
         }
         // The repaired log accepts appends and reads back after another restart.
         const next =
@@ -195,7 +233,11 @@ describe('FileLogStore crash recovery', () => {
         await again.close()
         await dirs.cleanup()
       }),
-      { numRuns: Number(process.env['STORAGE_CRASH_RUNS'] ?? 80), seed: envSeed() },
+      {
+        numRuns: Number(process.env['STORAGE_CRASH_RUNS'] ?? 80),
+        seed: envSeed(),
+        examples: REGRESSIONS,
+      },
     )
     // Thousands of real fsyncs: generous for a disk shared with other work; a quiet disk takes seconds.
   }, 240_000)

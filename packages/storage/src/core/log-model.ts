@@ -129,6 +129,18 @@ export class LogModel {
     this.compactedTerm = record.term
   }
 
+  /**
+   * Replay of an entry record at or below the compaction point: when it was written it replaced every
+   * entry after it, so none of the live entries replayed so far survived it (the durable compaction
+   * floor is applied before a segment's records, which is how such a record comes to sit below it).
+   */
+  discardLiveEntries(): void {
+    this.terms.length = 0
+    this.segments.length = 0
+    if (this.entries !== null) this.entries.length = 0
+    this.knownFrom = this.compactedIndex + 1
+  }
+
   /** Forgets entry data once the store has handed it out; the model keeps only terms and segments. */
   dropEntryData(): void {
     this.entries = null

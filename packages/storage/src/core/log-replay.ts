@@ -103,7 +103,10 @@ export function replaySegments(
           case 'segmentHeader':
             return damage(offset, 'header inside a segment')
           case 'entry':
-            if (record.entry.index <= model!.compactedIndex) break
+            if (record.entry.index <= model!.compactedIndex) {
+              model!.discardLiveEntries()
+              break
+            }
             if (record.entry.index > model!.lastIndex + 1) return damage(offset, 'entry leaves a gap')
             model!.append(record.entry, segment.sequence)
             break
