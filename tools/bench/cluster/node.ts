@@ -5,7 +5,8 @@
  *
  * argv: <index> <dataDir> <httpPort> <raftPort0,raftPort1,raftPort2>
  * env: SOCKETCLOUD_BACKGROUND_WRITES=0 turns the runtime's background leader writes off (A/B runs);
- *      SOCKETCLOUD_STAGE_TRACE=<path> records stage timestamps (see stage-trace.ts).
+ *      SOCKETCLOUD_STAGE_TRACE=<path> records stage timestamps (see stage-trace.ts);
+ *      SOCKETCLOUD_GC_LOG=1 prints garbage collections of 2 ms or more on stderr.
  */
 import { createHash } from 'node:crypto'
 import uws, { type HttpResponse, type us_listen_socket } from 'uWebSockets.js'
@@ -45,6 +46,17 @@ const runtime = new ConsensusRuntime(
   // etcd's defaults: 100 ms heartbeat, 1 s election timeout.
   { tickIntervalMs: 100, backgroundLogWrites: process.env.SOCKETCLOUD_BACKGROUND_WRITES !== '0' },
 )
+if (process.env.SOCKETCLOUD_GC_LOG === '1') {
+  // Diagnostic: every collection of 2 ms or more, on stderr, to line up with latency spikes.
+  const { PerformanceObserver } = await import('node:perf_hooks')
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if (entry.duration >= 2)
+        console.error(
+          `gc node=${index} t=${Math.round(performance.timeOrigin + entry.startTime)} ms=${entry.duration.toFixed(1)} kind=${(entry.detail as { kind?: number } | undefined)?.kind}`,
+        )
+  }).observe({ entryTypes: ['gc'] })
+}
 const traceFile = process.env.SOCKETCLOUD_STAGE_TRACE
   ? `${process.env.SOCKETCLOUD_STAGE_TRACE}.${index}`
   : null

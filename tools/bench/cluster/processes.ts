@@ -78,6 +78,8 @@ export function startOurNode(
   const child = spawn(
     process.execPath,
     [
+      // Diagnostic: extra Node/V8 flags for the nodes (some, like GC flags, are refused in NODE_OPTIONS).
+      ...(process.env.SOCKETCLOUD_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== ''),
       ...(process.env.SOCKETCLOUD_NODE_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SOCKETCLOUD_NODE_PROFILE_DIR}`]
         : []),
