@@ -53,7 +53,7 @@ if (process.env.SOCKETCLOUD_GC_LOG === '1') {
     for (const entry of list.getEntries())
       if (entry.duration >= 2)
         console.error(
-          `gc node=${index} t=${Math.round(performance.timeOrigin + entry.startTime)} ms=${entry.duration.toFixed(1)} kind=${(entry.detail as { kind?: number } | undefined)?.kind}`,
+          `gc node=${index} t=${Math.round(performance.timeOrigin + entry.startTime)} ms=${entry.duration.toFixed(1)} kind=${(entry as { detail?: { kind?: number } }).detail?.kind}`,
         )
   }).observe({ entryTypes: ['gc'] })
 }
