@@ -6,7 +6,8 @@
  * argv: <index> <dataDir> <httpPort> <raftPort0,raftPort1,raftPort2>
  * env: SOCKETCLOUD_BACKGROUND_WRITES=0 turns the runtime's background leader writes off (A/B runs);
  *      SOCKETCLOUD_STAGE_TRACE=<path> records stage timestamps (see stage-trace.ts);
- *      SOCKETCLOUD_GC_LOG=1 prints garbage collections of 2 ms or more on stderr.
+ *      SOCKETCLOUD_GC_LOG=1 prints garbage collections of 2 ms or more on stderr;
+ *      SOCKETCLOUD_SERVER_LATENCY=1 prints the put latency measured inside the node at shutdown.
  */
 import { createHash } from 'node:crypto'
 import uws, { type HttpResponse, type us_listen_socket } from 'uWebSockets.js'
@@ -120,8 +121,12 @@ server.get('/status', (response) => {
     .writeHeader('content-type', 'application/json')
     .end(JSON.stringify({ role: status.role, leader: status.leader, id: localId.hex }))
 })
+// Diagnostic: SOCKETCLOUD_SERVER_LATENCY=1 prints, at shutdown, how long puts took inside this node
+// (request parsed → answer written), to tell the servers' tail from the load generator's.
+const serverLatencies: number[] | null = process.env.SOCKETCLOUD_SERVER_LATENCY === '1' ? [] : null
 server.put('/kv/*', (response, request) => {
   trace?.stamp('http-request')
+  const received = serverLatencies ? performance.now() : 0
   const key = decodeURIComponent(request.getUrl().slice(4))
   const state = { aborted: false }
   response.onAborted(() => {
@@ -130,7 +135,10 @@ server.put('/kv/*', (response, request) => {
   readBody(response, state, (value) => {
     trace?.stamp('http-body')
     put(key, value).then(
-      (answer) => reply(response, state, answer.status, answer.body),
+      (answer) => {
+        reply(response, state, answer.status, answer.body)
+        serverLatencies?.push(performance.now() - received)
+      },
       (error: unknown) =>
         reply(response, state, '503 Service Unavailable', JSON.stringify({ error: String(error) })),
     )
@@ -158,6 +166,13 @@ async function shutdown(): Promise<void> {
   await logStore.close()
   await snapshotStore.close()
   if (traceFile) trace?.dump(traceFile)
+  if (serverLatencies && serverLatencies.length > 0) {
+    const sorted = serverLatencies.sort((a, b) => a - b)
+    const at = (q: number): string => sorted[Math.floor((sorted.length - 1) * q)]!.toFixed(1)
+    console.error(
+      `node ${index}: ${sorted.length} puts served, ms p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} max ${at(1)}`,
+    )
+  }
   process.exit(0)
 }
 process.on('SIGTERM', () => {
