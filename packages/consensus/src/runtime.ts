@@ -302,6 +302,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   async stop(): Promise<void> {
     if (this.phase === 'stopped') return
     this.halt(new ConsensusError('STOPPED', 'the consensus runtime stopped', { replica: this.id }))
+    // A loop that failed has already stopped the runtime through `fail`; only its end is awaited here.
     await this.loopRunning?.catch(() => undefined)
     await this.unawaitedWrites
   }
@@ -431,6 +432,8 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
         },
       )
       this.ownSessionOpening = opening
+      // The caller receives `opening` and its rejection; this branch only clears the slot, and its
+      // catch keeps the derived promise from reporting that same rejection a second time as unhandled.
       opening
         .finally(() => {
           if (this.ownSessionOpening === opening) this.ownSessionOpening = null

@@ -183,6 +183,9 @@ export class InteractionEnv {
   /** Ticks until the node's election timer fires (a randomized timeout in [T, 2T)). */
   private campaign(command: ScriptCommand): string {
     const node = this.node(command, 0)
+    if (node.engine.status().role !== 'follower') {
+      throw new ScriptError(`${command.file}:${command.line}: campaign needs a follower; tick-election a ${node.engine.status().role}`)
+    }
     const limit = 2 * node.engine.options.electionTimeoutTicks
     for (let ticks = 0; ticks < limit; ticks++) {
       node.engine.tick()
@@ -423,7 +426,10 @@ export class InteractionEnv {
     return lines
   }
 
-  /** Processes Readies and delivers messages until nothing is left to do (etcd's `stabilize`). */
+  /**
+   * Processes Readies and delivers messages until nothing is left to do (etcd's `stabilize`), among
+   * the named nodes (default all). `quiet=true` prints only `ok` (for setup the script already showed).
+   */
   private stabilize(command: ScriptCommand): string {
     const chosen = command.positional.length > 0 ? this.targets(command) : this.sortedNodes()
     const ids = new Set(chosen.map((node) => node.id))
@@ -445,7 +451,7 @@ export class InteractionEnv {
           ),
         )
       }
-      if (!progressed) return lines.join('\n')
+      if (!progressed) return this.flag(command, 'quiet') === true ? 'ok' : lines.join('\n')
     }
     throw new Error('stabilize: still busy after 1000 rounds (livelock?)')
   }
