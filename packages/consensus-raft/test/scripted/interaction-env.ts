@@ -184,7 +184,9 @@ export class InteractionEnv {
   private campaign(command: ScriptCommand): string {
     const node = this.node(command, 0)
     if (node.engine.status().role !== 'follower') {
-      throw new ScriptError(`${command.file}:${command.line}: campaign needs a follower; tick-election a ${node.engine.status().role}`)
+      throw new ScriptError(
+        `${command.file}:${command.line}: campaign needs a follower; tick-election a ${node.engine.status().role}`,
+      )
     }
     const limit = 2 * node.engine.options.electionTimeoutTicks
     for (let ticks = 0; ticks < limit; ticks++) {
