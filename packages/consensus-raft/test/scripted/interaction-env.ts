@@ -184,7 +184,7 @@ export class InteractionEnv {
   private campaign(command: ScriptCommand): string {
     const node = this.node(command, 0)
     if (node.engine.status().role !== 'follower') {
-      throw new ScriptError(
+      throw new Error(
         `${command.file}:${command.line}: campaign needs a follower; tick-election a ${node.engine.status().role}`,
       )
     }
