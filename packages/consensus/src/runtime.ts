@@ -324,7 +324,9 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     const session = await this.openOwnSession(deadlineMs)
     const sequence = session.nextSequence++
     session.outstanding.add(sequence)
-    const acknowledgedBelow = Math.min(...session.outstanding)
+    // Sequences enter `outstanding` in increasing order and a Set iterates in insertion order, so its
+    // first element is the lowest (O(1), where spreading the set cost a copy per submit).
+    const acknowledgedBelow = session.outstanding.values().next().value!
     try {
       return (await this.enqueue('command', command, session.id, sequence, acknowledgedBelow, deadlineMs))
         .bytes

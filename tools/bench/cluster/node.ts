@@ -99,7 +99,7 @@ function readBody(response: HttpResponse, state: { aborted: boolean }, onBody: (
       }
       return
     }
-    chunks.push(Buffer.from(new Uint8Array(chunk).slice()))
+    chunks.push(Buffer.from(chunk.slice(0)))
     if (isLast) onBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
   })
 }
