@@ -81,7 +81,8 @@ export class SessionTable {
     this.touch(sessionId, session, timeMs)
     if (acknowledgedBelow > session.acknowledgedBelow) {
       session.acknowledgedBelow = acknowledgedBelow
-      for (const seen of [...session.responses.keys()]) {
+      // Deleting the entry being visited is safe while iterating a Map, so no copy of the keys.
+      for (const seen of session.responses.keys()) {
         if (seen < acknowledgedBelow) session.responses.delete(seen)
       }
     }
