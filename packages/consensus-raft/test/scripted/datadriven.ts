@@ -202,12 +202,12 @@ export function lineDiff(expected: readonly string[], actual: readonly string[])
       out.push(`  ${expected[row]}`)
       row++
       column++
-    } else if (column < columns && (row === rows || common[row]![column + 1]! >= common[row + 1]![column]!)) {
-      out.push(`+ ${actual[column]}`)
-      column++
-    } else {
+    } else if (row < rows && (column === columns || common[row + 1]![column]! >= common[row]![column + 1]!)) {
       out.push(`- ${expected[row]}`)
       row++
+    } else {
+      out.push(`+ ${actual[column]}`)
+      column++
     }
   }
   return out.join('\n')
