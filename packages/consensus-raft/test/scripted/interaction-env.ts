@@ -140,6 +140,7 @@ export class InteractionEnv {
       ...optional('inflightMessagesMax', this.number(command, 'inflight')),
       ...optional('snapshotChunkBytesMax', this.number(command, 'snapshot-chunk')),
       ...optional('learnerLagEntriesMax', this.number(command, 'learner-lag')),
+      ...optional('leaseReads', this.flag(command, 'lease')),
     }
     const seed = this.number(command, 'seed') ?? 1
     for (let added = 0; added < count; added++) {
