@@ -34,29 +34,28 @@ class SequencedUpgrader implements ConnectionUpgrader {
     const remotePeer = NodeId.fromBytes(await channel.receive(options.signal))
     let sendSequence = 0
     let receiveSequence = 0
-    const upgrader = this
     return {
       remotePeer,
       protocol: this.protocol,
-      seal(plaintext) {
+      seal: (plaintext) => {
         const frame = new Uint8Array(plaintext.length + TAG_BYTES)
         frame.set(plaintext)
         const sequence = sendSequence++
         new DataView(frame.buffer).setUint32(
           plaintext.length,
-          upgrader.sealed >= upgrader.tamperAfter ? sequence + 7 : sequence,
+          this.sealed >= this.tamperAfter ? sequence + 7 : sequence,
         )
-        upgrader.sealed++
+        this.sealed++
         return frame
       },
-      open(frame) {
+      open: (frame) => {
         if (frame.length < TAG_BYTES) throw new TransportError('BAD_FRAME', 'frame shorter than its tag')
         const length = frame.length - TAG_BYTES
         const sequence = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(length)
         if (sequence !== receiveSequence)
           throw new TransportError('BAD_FRAME', `sequence ${sequence}, expected ${receiveSequence}`)
         receiveSequence++
-        upgrader.opened++
+        this.opened++
         return frame.slice(0, length)
       },
     }
