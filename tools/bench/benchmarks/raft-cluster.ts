@@ -19,10 +19,11 @@ const VALUE_BYTES = 100
 // RAFT_CLUSTER_CONCURRENCY=1 (or 100, or "1,100") narrows a diagnostic run to some of the cases.
 const CONCURRENCY = (process.env.RAFT_CLUSTER_CONCURRENCY ?? '1,100').split(',').map(Number)
 
-// The load generator's HTTP client. undici (default) costs the client about a third less CPU per
-// request than node:http, and on two cores the client's CPU is taken from the servers under test;
-// RAFT_CLUSTER_CLIENT=node keeps node:http for comparison with earlier figures.
-const CLIENT = process.env.RAFT_CLUSTER_CLIENT === 'node' ? 'node' : 'undici'
+// The load generator's HTTP client: node:http by default. RAFT_CLUSTER_CLIENT=undici uses undici's
+// Pool instead: about a quarter less client CPU per request at c=100 (on two cores the client's CPU
+// is taken from the servers under test), but at c=1 it cost more CPU and ~1.5 ms more per request
+// than node:http on this machine (2026-11-26), so it is not the default.
+const CLIENT = process.env.RAFT_CLUSTER_CLIENT === 'undici' ? 'undici' : 'node'
 
 /** One HTTP call of the load; resolves with the status and body text. */
 type Call = (method: string, url: URL, body: string | Buffer) => Promise<{ status: number; body: string }>
