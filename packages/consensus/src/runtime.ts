@@ -198,6 +198,10 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private rerouteAfterReady = false
   /** Every log entry up to this index is durable here (written with sync by a completed Ready, or in a snapshot). */
   private persistedIndex = 0
+  /** A snapshot is being saved and the logs compacted behind it (in the background). */
+  private snapshotting = false
+  /** Releases a background snapshot waiting in `deferred` when the runtime halts. */
+  private releaseSnapshotWaiter: (() => void) | null = null
   /** Writes the loop did not wait for (no sync, or finishing in the background); awaited on stop. */
   private unawaitedWrites: Promise<void> = Promise.resolve()
   /** Term and vote of the last hard state handed to the log store. */
@@ -687,7 +691,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       if (background) this.backgroundDurability!.advanceBeforeDurable(ready)
       else this.engine.advance(ready)
       this.drainDeferred()
-      await this.maybeSnapshot()
+      this.maybeSnapshot()
     }
   }
 
@@ -1031,7 +1035,14 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     )
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Takes a snapshot every `snapshotIntervalEntries` applied entries. Only the encoding runs in the
+   * loop (it must capture the state at exactly the applied index); saving it, then compacting the
+   * engine's and the store's logs, finishes in the background, so a multi-megabyte snapshot and its
+   * fsyncs do not stall replication. One at a time: the next is considered once this one is done.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting) return
     const applied = this.state.appliedIndex
     if (applied - this.snapshotIndex < this.init.snapshotIntervalEntries) return
     const snapshot: Snapshot = {
@@ -1043,13 +1054,39 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       data: this.state.snapshot(),
     }
     this.snapshotIndex = applied
+    this.snapshotting = true
+    const saving = this.saveSnapshot(snapshot)
+      .catch((thrown: unknown) => this.fail(toError(thrown)))
+      .finally(() => {
+        this.snapshotting = false
+      })
+    this.unawaitedWrites = Promise.all([this.unawaitedWrites, saving]).then(() => undefined)
+  }
+
+  private async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const { index, term } = snapshot.meta
     await this.snapshotStore.save(snapshot)
     if (this.phase !== 'running') return
-    this.engine.compact(snapshot)
-    await this.logStore.compact(applied, this.appliedTerm)
+    // The engine is only touched between Readys; `compact` ignores a snapshot older than one it has
+    // installed from the leader meanwhile.
+    await new Promise<void>((resolve) => {
+      const compactEngine = (): void => {
+        this.releaseSnapshotWaiter = null
+        if (this.phase === 'running') this.engine.compact(snapshot)
+        resolve()
+      }
+      if (this.insideReady) {
+        this.releaseSnapshotWaiter = resolve
+        this.deferred.push(compactEngine)
+      } else {
+        compactEngine()
+      }
+    })
+    if (this.phase !== 'running') return
+    await this.logStore.compact(index, term)
     this.metrics.snapshots.inc()
-    this.events.emit('snapshot', { index: applied, term: this.appliedTerm, bytes: snapshot.data.length })
-    this.logger.debug({ index: applied, bytes: snapshot.data.length }, 'snapshot saved and log compacted')
+    this.events.emit('snapshot', { index, term, bytes: snapshot.data.length })
+    this.logger.debug({ index, bytes: snapshot.data.length }, 'snapshot saved and log compacted')
   }
 
   // ---------------------------------------------------------------- the network boundary
@@ -1305,6 +1342,9 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.forwarded.clear()
     this.inbox.length = 0
     this.deferred.length = 0
+    // A background snapshot waiting for the end of a Ready gives up instead of waiting forever.
+    this.releaseSnapshotWaiter?.()
+    this.releaseSnapshotWaiter = null
   }
 }
 

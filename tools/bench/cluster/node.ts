@@ -45,7 +45,13 @@ const runtime = new ConsensusRuntime(
     }),
   },
   // etcd's defaults: 100 ms heartbeat, 1 s election timeout.
-  { tickIntervalMs: 100, backgroundLogWrites: process.env.SOCKETCLOUD_BACKGROUND_WRITES !== '0' },
+  {
+    tickIntervalMs: 100,
+    backgroundLogWrites: process.env.SOCKETCLOUD_BACKGROUND_WRITES !== '0',
+    ...(process.env.SOCKETCLOUD_SNAPSHOT_INTERVAL
+      ? { snapshotIntervalEntries: Number(process.env.SOCKETCLOUD_SNAPSHOT_INTERVAL) }
+      : {}),
+  },
 )
 if (process.env.SOCKETCLOUD_GC_LOG === '1') {
   // Diagnostic: every collection of 2 ms or more, on stderr, to line up with latency spikes.
@@ -67,6 +73,13 @@ const connector = new PeerConnector(
   { transport, clock: systemClock },
   { peers: ids.flatMap((id, i) => (i === index ? [] : [[id, `tcp://127.0.0.1:${raftPorts[i]}`] as const])) },
 )
+if (process.env.SOCKETCLOUD_GC_LOG === '1') {
+  runtime.events.on('snapshot', (snapshot) =>
+    console.error(
+      `snapshot node=${index} t=${Math.round(performance.timeOrigin + performance.now())} bytes=${snapshot.bytes}`,
+    ),
+  )
+}
 let leaderSeen: string | null = null
 runtime.events.on('status', (status) => {
   // A leader change in the middle of a measurement explains a stall; say so on stderr.

@@ -9,7 +9,8 @@ import {
 import { CommandError } from '../command-error'
 import { command, defineStateMachine, query } from '../define'
 import type { MachineLimits } from '../define'
-import { expectBoundedString, lowerBound } from '../limits'
+import { expectBoundedString } from '../limits'
+import { SortedKeys } from './sorted-keys'
 
 /** One key as stored, with etcd-style revisions. */
 export interface KeyValue {
@@ -46,7 +47,7 @@ interface KeyValueState {
   revision: number
   readonly keys: Map<string, KeyValue>
   /** The keys in code-unit order, maintained on create and delete so ranges are cheap. */
-  readonly sorted: string[]
+  readonly sorted: SortedKeys
 }
 
 export interface PutResult {
@@ -87,7 +88,7 @@ function setKey(state: KeyValueState, key: string, value: Uint8Array): KeyValue 
           modRevision: revision,
           version: previous.version + 1,
         }
-  if (previous === undefined) state.sorted.splice(lowerBound(state.sorted, key), 0, key)
+  if (previous === undefined) state.sorted.insert(key)
   state.keys.set(key, next)
   state.revision = revision
   return next
@@ -95,7 +96,7 @@ function setKey(state: KeyValueState, key: string, value: Uint8Array): KeyValue 
 
 function deleteKey(state: KeyValueState, key: string): boolean {
   if (!state.keys.delete(key)) return false
-  state.sorted.splice(lowerBound(state.sorted, key), 1)
+  state.sorted.remove(key)
   state.revision++
   return true
 }
@@ -127,7 +128,7 @@ export function keyValueStore(options: KeyValueOptions = {}) {
   return defineStateMachine(
     {
       name: 'socketcloud.kv',
-      initial: (): KeyValueState => ({ revision: 0, keys: new Map(), sorted: [] }),
+      initial: (): KeyValueState => ({ revision: 0, keys: new Map(), sorted: new SortedKeys() }),
       commands: {
         put: command({
           decode: (value: unknown) => {
@@ -199,21 +200,22 @@ export function keyValueStore(options: KeyValueOptions = {}) {
           },
           run: (state: KeyValueState, args): RangeResult => {
             const kvs: KeyValue[] = []
-            let position = lowerBound(state.sorted, args.prefix)
-            while (position < state.sorted.length && kvs.length < args.limit) {
-              const name = state.sorted[position]!
+            let more = false
+            for (const name of state.sorted.from(args.prefix)) {
               if (!name.startsWith(args.prefix)) break
+              if (kvs.length === args.limit) {
+                more = true
+                break
+              }
               kvs.push(state.keys.get(name)!)
-              position++
             }
-            const next = state.sorted[position]
-            return { revision: state.revision, kvs, more: next !== undefined && next.startsWith(args.prefix) }
+            return { revision: state.revision, kvs, more }
           },
         }),
       },
       snapshot: (state) => [
         state.revision,
-        state.sorted.map((name) => {
+        Array.from(state.sorted, (name) => {
           const kv = state.keys.get(name)!
           return [kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version]
         }),
@@ -221,7 +223,7 @@ export function keyValueStore(options: KeyValueOptions = {}) {
       restore: (value): KeyValueState => {
         const [revisionValue, rows] = expectArray(value, 'kv snapshot', 2)
         const revision = expectUint(revisionValue, 'kv snapshot.revision')
-        const state: KeyValueState = { revision, keys: new Map(), sorted: [] }
+        const state: KeyValueState = { revision, keys: new Map(), sorted: new SortedKeys() }
         let previous: string | null = null
         for (const row of expectArray(rows, 'kv snapshot.keys', Number.MAX_SAFE_INTEGER)) {
           const [name, data, createRevision, modRevision, version] = expectArray(row, 'kv snapshot.key', 5)
@@ -237,7 +239,7 @@ export function keyValueStore(options: KeyValueOptions = {}) {
           }
           previous = kv.key
           state.keys.set(kv.key, kv)
-          state.sorted.push(kv.key)
+          state.sorted.append(kv.key)
         }
         return state
       },

@@ -1,0 +1,55 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { lowerBound } from '../limits'
+import { SortedKeys } from './sorted-keys'
+
+/** The reference: one sorted array, as the key-value store kept before. */
+function reference(keys: readonly string[], start: string): string[] {
+  return keys.slice(lowerBound(keys, start))
+}
+
+const key = fc.string({ minLength: 0, maxLength: 3, unit: fc.constantFrom('a', 'b', 'c', 'd', '\u00e9') })
+
+describe('SortedKeys', () => {
+  it('matches a sorted array under any sequence of inserts and removes, across chunk splits', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ add: fc.boolean(), key: fc.oneof(key, fc.nat(5000).map(String)) }), {
+          maxLength: 3000,
+        }),
+        key,
+        (operations, start) => {
+          const keys = new SortedKeys()
+          const expected: string[] = []
+          for (const { add, key: name } of operations) {
+            const at = lowerBound(expected, name)
+            const present = expected[at] === name
+            if (add && !present) {
+              keys.insert(name)
+              expected.splice(at, 0, name)
+            } else if (!add) {
+              expect(keys.remove(name)).toBe(present)
+              if (present) expected.splice(at, 1)
+            }
+          }
+          expect(keys.size).toBe(expected.length)
+          expect([...keys]).toEqual(expected)
+          expect([...keys.from(start)]).toEqual(reference(expected, start))
+        },
+      ),
+      { numRuns: 60 },
+    )
+  })
+
+  it('rebuilds from sorted input with append and keeps working', () => {
+    const keys = new SortedKeys()
+    const names = Array.from({ length: 5000 }, (_, i) => `k${String(i).padStart(5, '0')}`)
+    for (const name of names) keys.append(name)
+    keys.insert('k00100x')
+    expect(keys.remove('k04999')).toBe(true)
+    expect(keys.remove('absent')).toBe(false)
+    expect([...keys.from('k00099')].slice(0, 4)).toEqual(['k00099', 'k00100', 'k00100x', 'k00101'])
+    expect(keys.size).toBe(5000)
+    expect([...keys.from('z')]).toEqual([])
+  })
+})
