@@ -10,6 +10,7 @@ import { CommandError } from '../command-error'
 import { command, defineStateMachine, query } from '../define'
 import type { MachineLimits } from '../define'
 import { expectBoundedString } from '../limits'
+import { decodeRows, encodeRows } from './snapshot-rows'
 import { SortedKeys } from './sorted-keys'
 
 /** One key as stored, with etcd-style revisions. */
@@ -92,6 +93,12 @@ function setKey(state: KeyValueState, key: string, value: Uint8Array): KeyValue 
   state.keys.set(key, next)
   state.revision = revision
   return next
+}
+
+function rowsInOrder(state: KeyValueState): KeyValue[] {
+  const rows: KeyValue[] = []
+  state.sorted.forEach((name) => rows.push(state.keys.get(name)!))
+  return rows
 }
 
 function deleteKey(state: KeyValueState, key: string): boolean {
@@ -213,17 +220,20 @@ export function keyValueStore(options: KeyValueOptions = {}) {
           },
         }),
       },
-      snapshot: (state) => [
-        state.revision,
-        Array.from(state.sorted, (name) => {
-          const kv = state.keys.get(name)!
-          return [kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version]
-        }),
-      ],
+      snapshot: (state) => [state.revision, encodeRows(rowsInOrder(state))],
       restore: (value): KeyValueState => {
         const [revisionValue, rows] = expectArray(value, 'kv snapshot', 2)
         const revision = expectUint(revisionValue, 'kv snapshot.revision')
         const state: KeyValueState = { revision, keys: new Map(), sorted: new SortedKeys() }
+        if (rows instanceof Uint8Array) {
+          const checkKey = (name: string): string => key(name, 'kv snapshot.key.name')
+          for (const kv of decodeRows(rows, { checkKey, valueBytesMax, revision })) {
+            state.keys.set(kv.key, kv)
+            state.sorted.append(kv.key)
+          }
+          return state
+        }
+        // Snapshots written before the rows became one byte string: an array of 5-element rows.
         let previous: string | null = null
         for (const row of expectArray(rows, 'kv snapshot.keys', Number.MAX_SAFE_INTEGER)) {
           const [name, data, createRevision, modRevision, version] = expectArray(row, 'kv snapshot.key', 5)
