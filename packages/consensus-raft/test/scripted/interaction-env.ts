@@ -1,4 +1,4 @@
-import { SeededRandom, type HardState, type LogEntry, type Ready, type Snapshot } from '@socketcloud/core'
+import { SeededRandom, type Ready, type Snapshot } from '@socketcloud/core'
 import { RaftEngine, type MembershipChange, type RaftMessage, type RaftOptions } from '../../src/index'
 import { ScriptError, type ScriptCommand } from './datadriven'
 import {
@@ -11,6 +11,7 @@ import {
   formatSnapshot,
   messageTypeName,
 } from './format'
+import type { DurableState } from '../support/cluster'
 
 /**
  * The world a script drives: Raft engines built through the public API, a driver that executes each
@@ -20,13 +21,6 @@ import {
  * nothing else. Time moves only through explicit ticks; randomness (election timeouts) comes from
  * SeededRandom with a fixed seed per node and incarnation.
  */
-interface DurableState {
-  hardState: HardState | null
-  entries: LogEntry[]
-  compactedIndex: number
-  compactedTerm: number
-  snapshot: Snapshot | null
-}
 
 interface AppliedCommand {
   readonly index: number

@@ -49,7 +49,8 @@ export interface ClusterOptions {
   diskLatencyMs?: number
 }
 
-interface DurableState {
+/** What a replica keeps across a crash: what its Readies handed over for persisting. */
+export interface DurableState {
   hardState: HardState | null
   entries: LogEntry[]
   compactedIndex: number
