@@ -136,6 +136,36 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(leader.machine!.get('k')).toBe('v')
   })
 
+  it('keeps committing while a snapshot is being saved, then compacts the log behind it', async () => {
+    // Every snapshot save waits until the test releases it, as a slow disk would make it.
+    const held: Array<() => void> = []
+    const { cluster, sim, leader } = await startedCluster({
+      seed: 13,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 10 },
+      wrapSnapshotStore: (store) => ({
+        save: async (snapshot) => {
+          await new Promise<void>((resolve) => held.push(resolve))
+          await store.save(snapshot)
+        },
+        load: () => store.load(),
+        close: () => store.close(),
+      }),
+    })
+    for (let index = 0; index < 12; index++) await sim.await(cluster.put(leader, `a${index}`, 'x'))
+    expect(held.length).toBeGreaterThan(0)
+    // The saves are stalled, yet writes commit on: the loop does not wait for the snapshot.
+    for (let index = 0; index < 30; index++) await sim.await(cluster.put(leader, `b${index}`, 'y'))
+    expect(leader.runtime!.engine.inspect().snapshotIndex).toBe(0)
+    for (const release of held.splice(0)) release()
+    expect(
+      await sim.runUntilAsync(() => leader.runtime!.engine.inspect().snapshotIndex >= 10, {
+        timeMsMax: 1_000,
+      }),
+    ).toBe(true)
+    expect(leader.machine!.get('b29')).toBe('y')
+  })
+
   it('restarts a crashed replica from its own snapshot and log', async () => {
     const { cluster, sim, leader, followers } = await startedCluster({
       seed: 11,

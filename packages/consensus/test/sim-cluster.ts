@@ -1,4 +1,4 @@
-import { ConsensusError, MemoryMetrics, NodeId, type Logger } from '@socketcloud/core'
+import { ConsensusError, MemoryMetrics, NodeId, type Logger, type SnapshotStore } from '@socketcloud/core'
 import type { RaftEngine, RaftMessage, RaftOptions } from '@socketcloud/consensus-raft'
 import {
   SimDisk,
@@ -32,6 +32,8 @@ export interface SimClusterOptions {
   readonly eventsMax?: number
   /** Time each disk's fsync takes (SimDisk `syncLatencyMs`). @default SimDisk's */
   readonly diskSyncLatencyMs?: number
+  /** Wraps each node's snapshot store (e.g. to hold saves back). */
+  readonly wrapSnapshotStore?: (store: SnapshotStore, node: SimNode) => SnapshotStore
 }
 
 export class SimNode {
@@ -111,7 +113,9 @@ export class SimCluster {
       {
         transport,
         logStore: node.disk.logStore(),
-        snapshotStore: node.disk.snapshotStore(),
+        snapshotStore: this.options.wrapSnapshotStore
+          ? this.options.wrapSnapshotStore(node.disk.snapshotStore(), node)
+          : node.disk.snapshotStore(),
         stateMachine: machine,
         clock: node.clock,
         engineFactory: this.engineFactory(),

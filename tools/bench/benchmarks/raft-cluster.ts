@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent } from 'node:http'
-import { Pool, type Dispatcher } from 'undici'
 import { randomBytes } from 'node:crypto'
 import { defineBenchmark, round, type BenchCase, type BenchContext } from '../src/harness'
 import {
@@ -19,50 +18,18 @@ const VALUE_BYTES = 100
 // RAFT_CLUSTER_CONCURRENCY=1 (or 100, or "1,100") narrows a diagnostic run to some of the cases.
 const CONCURRENCY = (process.env.RAFT_CLUSTER_CONCURRENCY ?? '1,100').split(',').map(Number)
 
-// The load generator's HTTP client: node:http by default. RAFT_CLUSTER_CLIENT=undici uses undici's
-// Pool instead: about a quarter less client CPU per request at c=100 (on two cores the client's CPU
-// is taken from the servers under test), but at c=1 it cost more CPU and ~1.5 ms more per request
-// than node:http on this machine (2026-11-26), so it is not the default.
-const CLIENT = process.env.RAFT_CLUSTER_CLIENT === 'undici' ? 'undici' : 'node'
-
-/** One HTTP call of the load; resolves with the status and body text. */
-type Call = (method: string, url: URL, body: string | Buffer) => Promise<{ status: number; body: string }>
-type Put = (call: Call, key: string, value: Buffer) => Promise<void>
-
-/** A keep-alive client with `connections` sockets to one origin. */
-function loadClient(origin: string, connections: number): { call: Call; close: () => Promise<void> } {
-  if (CLIENT === 'node') {
-    const agent = new Agent({ keepAlive: true, maxSockets: connections })
-    return {
-      call: (method, url, body) => httpCall(agent, method, url.href, body),
-      close: async () => agent.destroy(),
-    }
-  }
-  const pool = new Pool(origin, { connections })
-  return {
-    call: async (method, url, body) => {
-      const answer = await pool.request({
-        method: method as Dispatcher.HttpMethod,
-        path: url.pathname + url.search,
-        body,
-      })
-      return { status: answer.statusCode, body: await answer.body.text() }
-    },
-    close: () => pool.close(),
-  }
-}
+type Put = (agent: Agent, key: string, value: Buffer) => Promise<void>
 
 /** Closed-loop load: `concurrency` workers, each with one request outstanding, for `durationMs`. */
 async function load(
   ctx: BenchContext,
   label: string,
-  origin: string,
   put: Put,
   concurrency: number,
   durationMs: number,
   servers: readonly ChildProcess[],
 ): Promise<BenchCase> {
-  const client = loadClient(origin, concurrency)
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
   const value = randomBytes(VALUE_BYTES)
   const warmupEnd = Date.now() + Math.min(1000, durationMs / 3)
   let failures = 0
@@ -75,7 +42,7 @@ async function load(
     for (let i = 0; Date.now() < until; i++) {
       const start = process.hrtime.bigint()
       try {
-        await put(client.call, `bench-${id}-${i % 1000}`, value)
+        await put(agent, `bench-${id}-${i % 1000}`, value)
         recorder?.recordNanoseconds(Number(process.hrtime.bigint() - start))
         done++
       } catch {
@@ -94,7 +61,7 @@ async function load(
   )
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   const usageAfter = processUsage(servers)
-  await client.close()
+  agent.destroy()
   const total = counts.reduce((sum, count) => sum + count, 0)
   // CPU and context switches per put across the three servers: unlike latency, barely moved by
   // other load on the machine, so they compare the two implementations' cost per operation.
@@ -138,9 +105,8 @@ async function runOurs(ctx: BenchContext, durationMs: number, tree?: string): Pr
       }
       return undefined
     })
-    const origin = `http://127.0.0.1:${leaderPort}`
-    const put: Put = async (call, key, value) => {
-      const result = await call('PUT', new URL(`/kv/${key}`, origin), value)
+    const put: Put = async (agent, key, value) => {
+      const result = await httpCall(agent, 'PUT', `http://127.0.0.1:${leaderPort}/kv/${key}`, value)
       if (result.status !== 200) throw new Error(`put failed: ${result.status} ${result.body}`)
     }
     const cases: BenchCase[] = []
@@ -149,7 +115,6 @@ async function runOurs(ctx: BenchContext, durationMs: number, tree?: string): Pr
         await load(
           ctx,
           tree ? 'socketcloud raft (other tree)' : 'socketcloud raft',
-          origin,
           put,
           concurrency,
           durationMs,
@@ -166,18 +131,17 @@ async function runOurs(ctx: BenchContext, durationMs: number, tree?: string): Pr
 async function runEtcd(ctx: BenchContext, durationMs: number): Promise<BenchCase[]> {
   const { members, leaderPort, stop } = await startEtcdCluster(ctx.log)
   try {
-    const origin = `http://127.0.0.1:${leaderPort}`
-    const put: Put = async (call, key, value) => {
+    const put: Put = async (agent, key, value) => {
       const body = JSON.stringify({
         key: Buffer.from(key).toString('base64'),
         value: value.toString('base64'),
       })
-      const result = await call('POST', new URL('/v3/kv/put', origin), body)
+      const result = await httpCall(agent, 'POST', `http://127.0.0.1:${leaderPort}/v3/kv/put`, body)
       if (result.status !== 200) throw new Error(`etcd put failed: ${result.status} ${result.body}`)
     }
     const cases: BenchCase[] = []
     for (const concurrency of CONCURRENCY)
-      cases.push(await load(ctx, 'etcd', origin, put, concurrency, durationMs, members))
+      cases.push(await load(ctx, 'etcd', put, concurrency, durationMs, members))
     return cases
   } finally {
     await stop()
@@ -235,7 +199,7 @@ export default defineBenchmark({
     })
     if (rounds > 1) notes.push(`median of ${rounds} alternating rounds per figure`)
     notes.push(
-      `same load generator for both (HTTP/1.1 keep-alive through ${CLIENT === 'undici' ? "undici's Pool" : 'node:http'}; etcd via its grpc-gateway JSON API, which adds its own overhead)`,
+      'same load generator for both (HTTP/1.1 keep-alive; etcd via its grpc-gateway JSON API, which adds its own overhead)',
     )
     const baseline: Record<string, BenchCase[]> = { 'etcd 3-member': etcd }
     if (otherTree) baseline[`socketcloud from ${otherTree}`] = medianCases(otherRounds)

@@ -59,13 +59,6 @@ try {
   const value = randomBytes(100)
   for (let i = 0; i < 300; i++)
     await httpCall(agent, 'PUT', `http://127.0.0.1:${httpPorts[leader]}/kv/warm${i}`, value)
-  // PROBE_CLIENT=undici drives the load through undici's Pool instead of node:http.
-  const pool =
-    process.env.PROBE_CLIENT === 'undici'
-      ? new (await import('undici')).Pool(`http://127.0.0.1:${httpPorts[leader]}`, {
-          connections: concurrency,
-        })
-      : null
   const before = nodes.map((node) => threadTimes(node.pid!))
   const clientBefore = process.cpuUsage()
   const start = performance.now()
@@ -76,12 +69,7 @@ try {
       while (performance.now() - start < seconds * 1000) {
         const sent = performance.now()
         const path = `/kv/k${worker}-${puts % 1000}`
-        if (pool) {
-          const answer = await pool.request({ method: 'PUT', path, body: value })
-          await answer.body.dump()
-        } else {
-          await httpCall(agent, 'PUT', `http://127.0.0.1:${httpPorts[leader]}${path}`, value)
-        }
+        await httpCall(agent, 'PUT', `http://127.0.0.1:${httpPorts[leader]}${path}`, value)
         const done = performance.now()
         slowest.push([Math.round(performance.timeOrigin + sent), done - sent])
         puts++

@@ -63,13 +63,9 @@ export class SortedKeys {
     }
   }
 
-  /** Calls `visit` with every key in order (faster than the iterator for whole-set walks). */
+  /** Calls `visit` with every key in order. */
   forEach(visit: (key: string) => void): void {
     for (const chunk of this.chunks) for (const key of chunk) visit(key)
-  }
-
-  *[Symbol.iterator](): IterableIterator<string> {
-    for (const chunk of this.chunks) yield* chunk
   }
 
   /** The first chunk whose last key is not below `key`, or the last chunk. */
