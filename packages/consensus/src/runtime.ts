@@ -14,6 +14,7 @@ import {
   toError,
   type Clock,
   type ConsensusEngine,
+  type HardState,
   type EngineStatus,
   type LogEntry,
   type LogStore,
@@ -207,6 +208,8 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   /** Term and vote of the last hard state handed to the log store. */
   private writtenTerm = 0
   private writtenVote: ReplicaId | null = null
+  /** A hard state that moved only the commit index, not yet written (it rides with the next write). */
+  private lazyHardState: HardState | null = null
   /** Whether a Ready's write is finishing in the background right now (at most one at a time). */
   private backgroundWriteInFlight = false
   /** Set when the engine can count a Ready's entries durable later (`advanceBeforeDurable`/`markDurable`). */
@@ -308,6 +311,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.halt(new ConsensusError('STOPPED', 'the consensus runtime stopped', { replica: this.id }))
     // A loop that failed has already stopped the runtime through `fail`; only its end is awaited here.
     await this.loopRunning?.catch(() => undefined)
+    if (this.lazyHardState) this.writeLazyHardState()
     await this.unawaitedWrites
   }
 
@@ -648,6 +652,9 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       this.ticksOwed++
       return
     }
+    // Between Readys no write is being prepared, so a commit index left waiting goes out now: a
+    // restart then loses at most one tick of it.
+    if (this.lazyHardState && !this.loopRunning) this.writeLazyHardState()
     try {
       this.engine.tick()
       this.reviewRequests(false)
@@ -714,9 +721,12 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private async handleReady(ready: Ready<Message>, background: boolean): Promise<void> {
     // Step 0: traffic that promises nothing about our storage (a Raft leader's appends) goes out
     // now, so followers write in parallel with our own fsync instead of after it.
-    for (const outbound of ready.messagesBeforePersist ?? []) {
-      this.sendEngineMessage(outbound.to, outbound.message)
-    }
+    const early = ready.messagesBeforePersist ?? []
+    for (const outbound of early) this.sendEngineMessage(outbound.to, outbound.message)
+    // Transports flush queued frames in a microtask; yielding once lets them reach the sockets before
+    // our own write and fsync are issued, so the followers' fsyncs start that much sooner.
+    if (early.length > 0) await Promise.resolve()
+    if (this.phase !== 'running') return
     if (ready.snapshot) {
       // Validate before persisting: a snapshot that cannot be restored must not become durable.
       new ReplicatedState(nullMachine, this.stateOptions()).restore(
@@ -752,10 +762,11 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       }
     }
     if (writeAfterApply) {
-      // A write without sync may be lost by a crash anyway, so nothing below depends on it having
-      // finished: it stays queued in the store (writes apply in call order) and the loop goes on.
-      // A failure still stops the runtime.
-      this.keepUnawaited(this.writeReady(ready))
+      // Only the commit index moved (term and vote are as written, or this Ready would need a
+      // sync). Raft never needs a durable commit index — a replica that restarts behind it learns it
+      // again from the leader — so it rides along with the next write instead of costing a write of
+      // its own on every commit; a tick or stop writes it if nothing else comes.
+      this.lazyHardState = ready.hardState
     }
     if (write && background) {
       // Nothing in this Ready waits for the write: our own copy of its entries counts toward a
@@ -806,13 +817,15 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
 
   /** Hands this Ready's hard state and entries to the log store (durably when `mustSync`). */
   private writeReady(ready: Ready<Message>): Promise<void> {
-    if (ready.hardState) {
-      this.writtenTerm = ready.hardState.term
-      this.writtenVote = ready.hardState.vote
+    const hardState = ready.hardState ?? this.lazyHardState
+    this.lazyHardState = null
+    if (hardState) {
+      this.writtenTerm = hardState.term
+      this.writtenVote = hardState.vote
     }
     return this.logStore.write(
       {
-        ...(ready.hardState ? { hardState: ready.hardState } : {}),
+        ...(hardState ? { hardState } : {}),
         ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
       },
       { sync: ready.mustSync },
@@ -836,6 +849,12 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       (ready.hardState === null ||
         (ready.hardState.term === this.writtenTerm && ready.hardState.vote === this.writtenVote))
     )
+  }
+
+  private writeLazyHardState(): void {
+    const hardState = this.lazyHardState!
+    this.lazyHardState = null
+    this.keepUnawaited(this.logStore.write({ hardState }, { sync: false }))
   }
 
   /** Tracks a write the loop goes on without; its failure stops the runtime. */

@@ -92,6 +92,27 @@ describe('ConsensusRuntime on the simulator', () => {
     await expect(runtime.submit(new Uint8Array(1))).rejects.toMatchObject({ code: 'STOPPED' })
   })
 
+  it('stores a commit index that moved alone with the next write or tick, not with a write of its own', async () => {
+    const { cluster, sim, leader } = await startedCluster()
+    const writesBefore = leader.disk.stats.writes
+    const puts = 20
+    for (let i = 0; i < puts; i++) await sim.await(cluster.put(leader, `k${i}`, 'v'))
+    // Each put is one write on the leader (its entry); that put's commit index rides with the next
+    // one's, and ticks only write one that is still waiting when the log goes quiet.
+    const ticksMax = Math.ceil(sim.now / 10)
+    expect(leader.disk.stats.writes - writesBefore).toBeLessThan(puts + Math.min(puts, ticksMax))
+    expect(leader.disk.stats.writes - writesBefore).toBeLessThan(2 * puts)
+    await sim.runForAsync(100)
+    for (const node of cluster.nodes) {
+      expect(node.disk.logFile('log').visible.hardState?.commit).toBe(leader.runtime!.appliedIndex)
+    }
+    // A stop writes it too: nothing is lost by stopping between a commit and the next tick.
+    await sim.await(cluster.put(leader, 'last', 'v'))
+    const applied = leader.runtime!.appliedIndex
+    await sim.await(leader.runtime!.stop())
+    expect(leader.disk.logFile('log').visible.hardState?.commit).toBe(applied)
+  })
+
   it('serves linearizable reads through the log when the engine has no read index', async () => {
     const { cluster, sim, leader, followers } = await startedCluster({
       seed: 5,

@@ -1,9 +1,11 @@
 const HEX_DIGITS = '0123456789abcdef'
+/** Both hex digits of every byte value: one string append per byte instead of two. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!)
 
 /** Lower-case hex of a byte array. */
 export function bytesToHex(bytes: Uint8Array): string {
   let out = ''
-  for (const byte of bytes) out += HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!
+  for (let position = 0; position < bytes.length; position++) out += HEX_PAIRS[bytes[position]!]!
   return out
 }
 

@@ -12,11 +12,19 @@ const SHORT_HEX_CHARS = 12
  */
 export class NodeId {
   readonly bytes: Uint8Array
-  readonly hex: string
+  // Computed on first use: most ids decoded from the wire are only compared, and building the hex
+  // of every inbound message's sender was a large share of a busy replica's garbage.
+  #hex: string | undefined
 
-  private constructor(bytes: Uint8Array) {
+  private constructor(bytes: Uint8Array, hex?: string) {
     this.bytes = bytes
-    this.hex = bytesToHex(bytes)
+    this.#hex = hex
+  }
+
+  /** Lower-case hex of the 32 bytes: the canonical map key. */
+  get hex(): string {
+    this.#hex ??= bytesToHex(this.bytes)
+    return this.#hex
   }
 
   /** Copies `bytes`; throws DecodeError unless exactly 32 bytes. */
@@ -36,7 +44,7 @@ export class NodeId {
       throw new DecodeError('INVALID_FIELD', 'NodeId hex must be 64 hex characters', {
         hex: String(hex).slice(0, 80),
       })
-    return new NodeId(bytes)
+    return new NodeId(bytes, hex.toLowerCase())
   }
 
   equals(other: NodeId): boolean {

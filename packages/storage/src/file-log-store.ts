@@ -579,7 +579,6 @@ export class FileLogStore implements LogStore {
    */
   private writeActive(buffers: Uint8Array[]): void {
     if (buffers.length === 0) return
-    const path = join(this.directory, segmentName(this.physicalSequence))
     // One copy into a single buffer is far cheaper than a writev with hundreds of small iovecs.
     const bytes = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)
     try {
@@ -596,7 +595,7 @@ export class FileLogStore implements LogStore {
         written += count
       }
     } catch (thrown) {
-      throw ioError('write', path, thrown)
+      throw ioError('write', this.activePath(), thrown)
     }
     this.physicalPosition += bytes.length
     this.physicalDirty = true
@@ -606,17 +605,21 @@ export class FileLogStore implements LogStore {
 
   private async syncActive(): Promise<void> {
     if (!this.physicalDirty) return
-    const path = join(this.directory, segmentName(this.physicalSequence))
     const started = performance.now()
     try {
       await this.handle.datasync()
     } catch (thrown) {
-      throw ioError('fdatasync', path, thrown)
+      throw ioError('fdatasync', this.activePath(), thrown)
     }
     this.physicalDirty = false
     this.stats.syncs++
     this.metrics.fsyncs.inc()
     this.metrics.fsyncSeconds.observe({}, (performance.now() - started) / 1000)
+  }
+
+  /** The active segment's path, for error context (built only when needed: writes are hot). */
+  private activePath(): string {
+    return join(this.directory, segmentName(this.physicalSequence))
   }
 
   private async rotate(sequence: number, header: Uint8Array): Promise<void> {

@@ -80,8 +80,13 @@ for (const [start, end] of client) {
     }
   }
 }
-// Per-request gaps between named stages (first occurrence of each in the request's window).
+// Per-request gaps between named stages (first occurrence of each in the request's window), for
+// every request and for the slowest 2 % (where the tail comes from).
 const gaps = new Map<string, number[]>()
+const tailGaps = new Map<string, number[]>()
+const tailFrom = [...client].map(([start, end]) => end - start).sort((a, b) => a - b)[
+  Math.floor(client.length * 0.98)
+]!
 for (const [start, end] of client) {
   const first = (role: 'L' | 'F', name: string, detail?: string): number | undefined => {
     let best: number | undefined
@@ -114,9 +119,11 @@ for (const [start, end] of client) {
     const [previous, before] = points[i - 1]!
     if (t === undefined || before === undefined) continue
     const key = `${previous} -> ${name}`
-    const list = gaps.get(key) ?? []
-    list.push(t - before)
-    gaps.set(key, list)
+    for (const table of end - start >= tailFrom ? [gaps, tailGaps] : [gaps]) {
+      const list = table.get(key) ?? []
+      list.push(t - before)
+      table.set(key, list)
+    }
   }
 }
 const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
@@ -131,5 +138,39 @@ for (const row of rows)
   console.log(
     `${String(row.median).padStart(7)}  ${row.name}${row.share < 0.95 ? ` (in ${Math.round(row.share * 100)}%)` : ''}`,
   )
-console.log('\nper-request gaps (median µs; a negative gap means the stages overlap)')
-for (const [name, list] of gaps) console.log(`${String(median(list)).padStart(7)}  ${name}`)
+console.log(
+  `\nper-request gaps (median µs over all requests, and over the slowest 2 %, ≥ ${tailFrom} µs; a negative gap means the stages overlap)`,
+)
+for (const [name, list] of gaps)
+  console.log(
+    `${String(median(list)).padStart(7)} ${String(tailGaps.has(name) ? median(tailGaps.get(name)!) : '-').padStart(7)}  ${name}`,
+  )
+// TRACE_SHOW_SLOWEST=n prints the whole timeline of the n slowest requests.
+const showSlowest = Number(process.env.TRACE_SHOW_SLOWEST ?? 0)
+for (const [start, end] of [...client].sort((a, b) => b[1] - b[0] - (a[1] - a[0])).slice(0, showSlowest)) {
+  console.log(`\nrequest of ${end - start} µs`)
+  const lines: Array<[number, string]> = []
+  for (const [i, events] of traces.entries()) {
+    const role = i === leaderIndex ? 'L ' : `F${i}`
+    for (const event of events)
+      if (event.t >= start - 2000 && event.t <= end)
+        lines.push([event.t - start, `${role} ${event.name} ${event.detail}`])
+  }
+  for (const [t, text] of lines.sort((a, b) => a[0] - b[0])) console.log(`${String(t).padStart(7)}  ${text}`)
+}
+// How many of the slowest 2 % overlap a collection on the leader, or on every follower at once.
+{
+  let leaderGc = 0
+  let followerGc = 0
+  const slow = client.filter(([start, end]) => end - start >= tailFrom)
+  for (const [start, end] of slow) {
+    const collected = traces.map((events) =>
+      events.some((event) => event.name === 'gc' && event.t >= start - 1000 && event.t <= end),
+    )
+    if (collected[leaderIndex]) leaderGc++
+    else if (collected.every((seen, i) => seen || i === leaderIndex)) followerGc++
+  }
+  console.log(
+    `\nslowest 2 % (${slow.length} requests): ${leaderGc} overlap a leader collection, ${followerGc} more a collection on every follower`,
+  )
+}

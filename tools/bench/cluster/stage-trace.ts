@@ -6,16 +6,24 @@
  * Diagnostic only: it reaches into private members, so it is never enabled in a measured run.
  */
 import { writeFileSync } from 'node:fs'
+import { PerformanceObserver } from 'node:perf_hooks'
 
 type Fn = (...args: unknown[]) => unknown
 
 const events: string[] = []
 const origin = performance.timeOrigin * 1000
 
-export function stamp(name: string, detail = ''): void {
-  if (events.length < 2_000_000)
-    events.push(`${Math.round(origin + performance.now() * 1000)} ${name} ${detail}`)
+export function stamp(name: string, detail = '', atMicroseconds = origin + performance.now() * 1000): void {
+  if (events.length < 2_000_000) events.push(`${Math.round(atMicroseconds)} ${name} ${detail}`)
 }
+
+// Collections are stamped at their start, with their duration, so a slow request shows the pause.
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as { detail?: { kind?: number } }).detail?.kind
+    stamp('gc', `${Math.round(entry.duration * 1000)}us kind=${kind}`, origin + entry.startTime * 1000)
+  }
+}).observe({ entryTypes: ['gc'] })
 
 function wrap(target: object, key: string, before: (args: unknown[]) => string | null, after?: string): void {
   const record = target as Record<string, Fn>

@@ -16,10 +16,19 @@ export function majorityCommittedIndex(
 ): number {
   const count = voters.length
   if (count === 0) return Number.POSITIVE_INFINITY
-  const indexes = new Array<number>(count)
-  for (let position = 0; position < count; position++) indexes[position] = acked(voters[position]!) ?? 0
-  // Sort descending; the (quorum)-th largest value is durable on a majority.
-  indexes.sort((left, right) => right - left)
+  const indexes: number[] = []
+  // Insertion sort, descending: voter sets are a handful of members and this runs on every
+  // acknowledgement, where Array.prototype.sort's comparator calls and scratch space showed up.
+  for (let position = 0; position < count; position++) {
+    const index = acked(voters[position]!) ?? 0
+    let slot = position
+    while (slot > 0 && indexes[slot - 1]! < index) {
+      indexes[slot] = indexes[slot - 1]!
+      slot--
+    }
+    indexes[slot] = index
+  }
+  // The (quorum)-th largest value is durable on a majority.
   return indexes[Math.floor(count / 2)]!
 }
 
