@@ -75,7 +75,9 @@ async function load(
           ),
         }
       : {}
-  ctx.log(`${label} c=${concurrency}: ${total} puts in ${seconds.toFixed(1)} s, ${failures} failed`)
+  ctx.log(
+    `${label} c=${concurrency}: ${total} puts in ${seconds.toFixed(1)} s, ${failures} failed; µs p50 ${round(recorder.percentileMicroseconds(50))} p90 ${round(recorder.percentileMicroseconds(90))} p99 ${round(recorder.percentileMicroseconds(99))} p99.9 ${round(recorder.percentileMicroseconds(99.9))}`,
+  )
   return {
     case: `${label} c=${concurrency}`,
     ops_per_sec: Math.round(total / seconds),

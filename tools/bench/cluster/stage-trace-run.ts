@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { Agent } from 'node:http'
 import { randomBytes } from 'node:crypto'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { freePorts, httpCall, startOurNode, stopAll, temporaryDirectory, waitFor } from './processes'
 
 const count = Number(process.argv[2] ?? 500)
@@ -19,6 +20,11 @@ const nodes = raftPorts.map((_, i) => startOurNode(i, `${directory.path}/n${i}`,
 const origin = performance.timeOrigin * 1000
 const now = (): number => Math.round(origin + performance.now() * 1000)
 const client: Array<[number, number]> = []
+// The load generator's own collections, to tell its pauses from the servers'.
+const clientGc: number[] = []
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) clientGc.push(origin + entry.startTime * 1000)
+}).observe({ entryTypes: ['gc'] })
 let leaderIndex = -1
 try {
   await Promise.all(nodes.map((node) => once(node.stdout!, 'data')))
@@ -141,9 +147,11 @@ for (const row of rows)
 console.log(
   `\nper-request gaps (median µs over all requests, and over the slowest 2 %, ≥ ${tailFrom} µs; a negative gap means the stages overlap)`,
 )
+const p90 = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length * 0.9)]!
+console.log('    p50     p90  p50 of slowest 2 %')
 for (const [name, list] of gaps)
   console.log(
-    `${String(median(list)).padStart(7)} ${String(tailGaps.has(name) ? median(tailGaps.get(name)!) : '-').padStart(7)}  ${name}`,
+    `${String(median(list)).padStart(7)} ${String(p90(list)).padStart(7)} ${String(tailGaps.has(name) ? median(tailGaps.get(name)!) : '-').padStart(7)}  ${name}`,
   )
 // TRACE_SHOW_SLOWEST=n prints the whole timeline of the n slowest requests.
 const showSlowest = Number(process.env.TRACE_SHOW_SLOWEST ?? 0)
@@ -162,15 +170,17 @@ for (const [start, end] of [...client].sort((a, b) => b[1] - b[0] - (a[1] - a[0]
 {
   let leaderGc = 0
   let followerGc = 0
+  let clientCollections = 0
   const slow = client.filter(([start, end]) => end - start >= tailFrom)
   for (const [start, end] of slow) {
     const collected = traces.map((events) =>
       events.some((event) => event.name === 'gc' && event.t >= start - 1000 && event.t <= end),
     )
+    if (clientGc.some((t) => t >= start - 1000 && t <= end)) clientCollections++
     if (collected[leaderIndex]) leaderGc++
     else if (collected.every((seen, i) => seen || i === leaderIndex)) followerGc++
   }
   console.log(
-    `\nslowest 2 % (${slow.length} requests): ${leaderGc} overlap a leader collection, ${followerGc} more a collection on every follower`,
+    `\nslowest 2 % (${slow.length} requests): ${leaderGc} overlap a leader collection, ${followerGc} more a collection on every follower; ${clientCollections} a collection in the load generator`,
   )
 }
