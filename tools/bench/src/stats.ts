@@ -8,8 +8,11 @@ export class LatencyRecorder {
     numberOfSignificantValueDigits: 3,
   })
 
-  recordNanoseconds(nanoseconds: number): void {
-    this.histogram.recordValue(Math.max(1, Math.round(nanoseconds)))
+  /** Records `count` operations that each took `nanoseconds` (one histogram update for all of them). */
+  recordNanoseconds(nanoseconds: number, count = 1): void {
+    const value = Math.max(1, Math.round(nanoseconds))
+    if (count === 1) this.histogram.recordValue(value)
+    else this.histogram.recordValueWithCount(value, count)
   }
 
   recordMicroseconds(microseconds: number): void {
