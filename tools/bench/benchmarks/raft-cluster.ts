@@ -82,6 +82,7 @@ async function load(
     case: `${label} c=${concurrency}`,
     ops_per_sec: Math.round(total / seconds),
     p50_us: round(recorder.percentileMicroseconds(50)),
+    p90_us: round(recorder.percentileMicroseconds(90)),
     p99_us: round(recorder.percentileMicroseconds(99)),
     failed: failures,
     ...usage,
