@@ -1,3 +1,3 @@
 import { libraryPreset } from '../../tools/config/tsup.preset'
 
-export default libraryPreset()
+export default libraryPreset({ entry: ['src/index.ts', 'src/testing.ts'] })

@@ -1,8 +1,9 @@
-import { compareDistance, DhtNode } from '@socketcloud/dht'
-import type { Contact } from '@socketcloud/dht'
-import type { NodeId, Random, Verifier } from '@socketcloud/core'
+import { DhtNode } from '@socketcloud/dht'
+import { fillSteadyStateTables } from '@socketcloud/dht/testing'
+import type { NodeId, Verifier } from '@socketcloud/core'
 import { SimNetwork, Simulation, simNodeId } from '@socketcloud/sim'
 import { defineBenchmark, round } from '../src/harness'
+import { percentile } from '../src/stats'
 import type { BenchCase } from '../src/harness'
 
 /**
@@ -74,57 +75,6 @@ async function buildNetwork(size: number, build: 'steady-state' | 'joins', seed:
     }
   }
   return { sim, nodes, ids, settle }
-}
-
-function fillSteadyStateTables(nodes: DhtNode[], addresses: string[], k: number, random: Random): void {
-  const zero = new Uint8Array(32)
-  const contacts: Contact[] = nodes.map((node, i) => ({ id: node.localId, addresses: [addresses[i]!] }))
-  const sorted = [...contacts].sort((a, b) => compareDistance(zero, a.id.bytes, b.id.bytes))
-  const bitAt = (bytes: Uint8Array, bit: number): number => (bytes[bit >>> 3]! >>> (7 - (bit & 7))) & 1
-  const lowerBound = (probe: Uint8Array, inclusive: boolean): number => {
-    let low = 0
-    let high = sorted.length
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      const order = compareDistance(zero, sorted[middle]!.id.bytes, probe)
-      if (order < 0 || (inclusive && order === 0)) low = middle + 1
-      else high = middle
-    }
-    return low
-  }
-  const prefixRange = (x: Uint8Array, length: number, flipLast: boolean): [number, number] => {
-    const low = new Uint8Array(32)
-    const high = new Uint8Array(32).fill(0xff)
-    for (let bit = 0; bit < length; bit++) {
-      const value = bit === length - 1 && flipLast ? 1 - bitAt(x, bit) : bitAt(x, bit)
-      const mask = 0x80 >>> (bit & 7)
-      if (value) low[bit >>> 3]! |= mask
-      else high[bit >>> 3]! &= ~mask & 0xff
-    }
-    return [lowerBound(low, false), lowerBound(high, true)]
-  }
-  nodes.forEach((node, index) => {
-    const x = node.localId.bytes
-    const chosen: Contact[] = []
-    for (let b = 0; b < 256; b++) {
-      const [ownFirst, ownEnd] = prefixRange(x, b, false)
-      if (ownEnd - ownFirst <= 1) break
-      const [first, end] = prefixRange(x, b + 1, true)
-      if (end - first <= k) {
-        for (let i = first; i < end; i++) chosen.push(sorted[i]!)
-        continue
-      }
-      const picked = new Set<number>()
-      while (picked.size < k) picked.add(first + random.nextInt(end - first))
-      for (const i of picked) chosen.push(sorted[i]!)
-    }
-    node.addContacts(chosen.filter((contact) => contact !== contacts[index]))
-  })
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0
 }
 
 async function measure(
