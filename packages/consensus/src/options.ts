@@ -32,7 +32,11 @@ export interface ConsensusRuntimeInit {
   readonly proposalBytesMax?: number
   /** Largest snapshot accepted from storage or a peer, in bytes. @default 1 GiB */
   readonly snapshotBytesMax?: number
-  /** A snapshot is taken after this many entries were applied since the last one. @default 10000 */
+  /**
+   * A snapshot is taken after this many entries were applied since the last one. Encoding the state
+   * machine runs inside the loop and costs time in proportion to the state, so the interval
+   * amortises it; etcd's `--snapshot-count` default is the same. @default 100000
+   */
   readonly snapshotIntervalEntries?: number
   /** Client sessions kept in the replicated session table; the least recently active is evicted. @default 10000 */
   readonly sessionsMax?: number
@@ -55,7 +59,7 @@ export const DEFAULT_RUNTIME_INIT: ResolvedRuntimeInit = Object.freeze({
   inboxMessagesMax: 10_000,
   proposalBytesMax: 1024 * 1024,
   snapshotBytesMax: 1024 * 1024 * 1024,
-  snapshotIntervalEntries: 10_000,
+  snapshotIntervalEntries: 100_000,
   sessionsMax: 10_000,
   sessionResponsesMax: 20_000,
   sessionExpiryMs: 3_600_000,

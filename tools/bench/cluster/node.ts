@@ -48,8 +48,8 @@ const runtime = new ConsensusRuntime(
   {
     tickIntervalMs: 100,
     backgroundLogWrites: process.env.SOCKETCLOUD_BACKGROUND_WRITES !== '0',
-    // etcd's default --snapshot-count, as the etcd baseline runs with it (our runtime's default is
-    // 10,000); SOCKETCLOUD_SNAPSHOT_INTERVAL overrides it.
+    // etcd's default --snapshot-count (and our runtime's), stated so the comparison does not depend on
+    // a default; SOCKETCLOUD_SNAPSHOT_INTERVAL overrides it.
     snapshotIntervalEntries: Number(process.env.SOCKETCLOUD_SNAPSHOT_INTERVAL ?? 100_000),
   },
 )

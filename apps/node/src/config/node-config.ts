@@ -47,7 +47,7 @@ export const NODE_DEFAULTS = {
   electionTimeoutTicks: 6,
   heartbeatTicks: 1,
   requestTimeoutMs: 5_000,
-  snapshotIntervalEntries: 10_000,
+  snapshotIntervalEntries: 100_000,
   drainTimeoutMs: 5_000,
   heartbeatIntervalMs: 100,
 } as const

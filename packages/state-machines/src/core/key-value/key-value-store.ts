@@ -10,7 +10,7 @@ import { CommandError } from '../command-error'
 import { command, defineStateMachine, query } from '../define'
 import type { MachineLimits } from '../define'
 import { expectBoundedString } from '../limits'
-import { decodeRows, encodeRows } from './snapshot-rows'
+import { decodeRows, encodeRowsInOrder } from './snapshot-rows'
 import { SortedKeys } from './sorted-keys'
 
 /** One key as stored, with etcd-style revisions. */
@@ -95,10 +95,11 @@ function setKey(state: KeyValueState, key: string, value: Uint8Array): KeyValue 
   return next
 }
 
-function rowsInOrder(state: KeyValueState): KeyValue[] {
-  const rows: KeyValue[] = []
-  state.sorted.forEach((name) => rows.push(state.keys.get(name)!))
-  return rows
+/** The store's rows in key order, encoded straight from its index. */
+function encodeState(state: KeyValueState): Uint8Array {
+  return encodeRowsInOrder(state.keys.size, (visit) =>
+    state.sorted.forEach((name) => visit(state.keys.get(name)!)),
+  )
 }
 
 function deleteKey(state: KeyValueState, key: string): boolean {
@@ -220,7 +221,7 @@ export function keyValueStore(options: KeyValueOptions = {}) {
           },
         }),
       },
-      snapshot: (state) => [state.revision, encodeRows(rowsInOrder(state))],
+      snapshot: (state) => [state.revision, encodeState(state)],
       restore: (value): KeyValueState => {
         const [revisionValue, rows] = expectArray(value, 'kv snapshot', 2)
         const revision = expectUint(revisionValue, 'kv snapshot.revision')

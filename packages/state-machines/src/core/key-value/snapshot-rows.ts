@@ -21,57 +21,120 @@ const VARINT_BYTES_MAX = 8
  * encode and decode, and the snapshot is taken inside the consensus loop.
  */
 export function encodeRows(rows: readonly KeyRow[]): Uint8Array {
-  let buffer = new Uint8Array(64 * 1024)
-  let offset = 0
-  const writeVarint = (value: number): void => {
-    while (value >= 0x80) {
-      buffer[offset++] = (value % 0x80) | 0x80
-      value = Math.floor(value / 0x80)
-    }
-    buffer[offset++] = value
-  }
-  writeVarint(rows.length)
-  for (const row of rows) {
-    const { key, value } = row
-    // A UTF-16 code unit is at most 3 UTF-8 bytes.
-    const room = VARINT_BYTES_MAX * 5 + key.length * 3 + value.length
-    if (offset + room > buffer.length) {
-      const grown = new Uint8Array(Math.max(buffer.length * 2, offset + room))
-      grown.set(buffer.subarray(0, offset))
-      buffer = grown
-    }
-    writeKey(key)
-    writeVarint(value.length)
-    buffer.set(value, offset)
-    offset += value.length
-    writeVarint(row.createRevision)
-    writeVarint(row.modRevision)
-    writeVarint(row.version)
-  }
-  return buffer.slice(0, offset)
+  return encodeRowsInOrder(rows.length, (visit) => {
+    for (const row of rows) visit(row)
+  })
+}
 
-  function writeKey(key: string): void {
-    // Most keys are short ASCII: copy the code units directly, without a call into the encoder.
-    if (key.length < 0x80) {
-      let ascii = true
-      for (let i = 0; i < key.length; i++) {
-        const unit = key.charCodeAt(i)
-        if (unit >= 0x80) {
-          ascii = false
-          break
-        }
-        buffer[offset + 1 + i] = unit
-      }
-      if (ascii) {
-        buffer[offset] = key.length
-        offset += 1 + key.length
-        return
-      }
+/**
+ * `encodeRows` over rows the caller walks in key order (`forEachRow` is called twice: once to size
+ * the output, once to fill it), so a store encodes straight from its index without building an array
+ * of rows first. The output is allocated once, at its exact size.
+ */
+export function encodeRowsInOrder(
+  count: number,
+  forEachRow: (visit: (row: KeyRow) => void) => void,
+): Uint8Array {
+  let size = varintLength(count)
+  let seen = 0
+  forEachRow((row) => {
+    seen++
+    const keyBytes = utf8Length(row.key)
+    size +=
+      varintLength(keyBytes) +
+      keyBytes +
+      varintLength(row.value.length) +
+      row.value.length +
+      varintLength(row.createRevision) +
+      varintLength(row.modRevision) +
+      varintLength(row.version)
+  })
+  if (seen !== count) throw new RangeError(`encodeRowsInOrder: ${seen} rows walked, ${count} announced`)
+  const buffer = new Uint8Array(size)
+  let offset = writeVarint(buffer, 0, count)
+  forEachRow((row) => {
+    const { key, value } = row
+    offset = writeKey(buffer, offset, key)
+    offset = writeVarint(buffer, offset, value.length)
+    if (value.length <= 32) {
+      // A short copy by hand beats TypedArray#set's call overhead.
+      for (let i = 0; i < value.length; i++) buffer[offset + i] = value[i]!
+    } else {
+      buffer.set(value, offset)
     }
-    const length = encoder.encodeInto(key, buffer.subarray(offset + VARINT_BYTES_MAX)).written
-    writeVarint(length)
-    offset += encoder.encodeInto(key, buffer.subarray(offset)).written
+    offset += value.length
+    offset = writeVarint(buffer, offset, row.createRevision)
+    offset = writeVarint(buffer, offset, row.modRevision)
+    offset = writeVarint(buffer, offset, row.version)
+  })
+  if (offset !== size) throw new RangeError('encodeRowsInOrder: the rows changed between the two walks')
+  return buffer
+}
+
+function varintLength(value: number): number {
+  let length = 1
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80)
+    length++
   }
+  return length
+}
+
+function writeVarint(buffer: Uint8Array, offset: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[offset++] = (value % 0x80) | 0x80
+    value = Math.floor(value / 0x80)
+  }
+  buffer[offset++] = value
+  return offset
+}
+
+/** UTF-8 length of `key` (lone surrogates count as U+FFFD, as TextEncoder writes them). */
+function utf8Length(key: string): number {
+  let length = key.length
+  for (let i = 0; i < key.length; i++) {
+    const unit = key.charCodeAt(i)
+    if (unit < 0x80) continue
+    if (unit < 0x800) {
+      length += 1
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < key.length) {
+      const next = key.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        // A surrogate pair: two code units, four bytes.
+        length += 2
+        i++
+      } else {
+        length += 2
+      }
+    } else {
+      length += 2
+    }
+  }
+  return length
+}
+
+function writeKey(buffer: Uint8Array, offset: number, key: string): number {
+  // Most keys are short ASCII: copy the code units directly, without a call into the encoder.
+  if (key.length < 0x80) {
+    let ascii = true
+    for (let i = 0; i < key.length; i++) {
+      const unit = key.charCodeAt(i)
+      if (unit >= 0x80) {
+        ascii = false
+        break
+      }
+      buffer[offset + 1 + i] = unit
+    }
+    if (ascii) {
+      buffer[offset] = key.length
+      return offset + 1 + key.length
+    }
+  }
+  const length = utf8Length(key)
+  offset = writeVarint(buffer, offset, length)
+  const written = encoder.encodeInto(key, buffer.subarray(offset, offset + length)).written
+  if (written !== length) throw new RangeError('encodeRowsInOrder: a key encoded to an unexpected length')
+  return offset + length
 }
 
 export interface RowLimits {
