@@ -305,7 +305,11 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.requestLoop()
   }
 
-  /** Stops ticking and receiving, fails every open request with STOPPED and waits for the loop to end. */
+  /**
+   * Stops ticking and receiving, fails every open request with STOPPED, writes a commit index still
+   * waiting for the next write, and waits for the loop and every outstanding write to end (on the
+   * simulator, drive it with `sim.await`: writes settle in virtual time).
+   */
   async stop(): Promise<void> {
     if (this.phase === 'stopped') return
     this.halt(new ConsensusError('STOPPED', 'the consensus runtime stopped', { replica: this.id }))

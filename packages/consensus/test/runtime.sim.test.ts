@@ -86,7 +86,7 @@ describe('ConsensusRuntime on the simulator', () => {
     const pending = runtime.submit(encodeJson({ op: 'put', key: 'k', value: 'v' }))
     const read = runtime.read(encodeJson({ op: 'get', key: 'k' }))
     await sim.runForAsync(50)
-    await runtime.stop()
+    await sim.await(runtime.stop())
     await expect(pending).rejects.toMatchObject({ code: 'STOPPED' })
     await expect(read).rejects.toMatchObject({ code: 'STOPPED' })
     await expect(runtime.submit(new Uint8Array(1))).rejects.toMatchObject({ code: 'STOPPED' })
