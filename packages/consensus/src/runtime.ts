@@ -1347,7 +1347,12 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   // ---------------------------------------------------------------- failure
 
   private fail(error: Error): void {
-    if (this.phase === 'stopped') return
+    if (this.phase === 'stopped') {
+      // A write that was still finishing when `stop` was called (the last commit index, a snapshot
+      // save) has nobody left to fail; it is reported rather than dropped.
+      this.logger.error({ error: error.message, replica: this.id }, 'failed after the runtime stopped')
+      return
+    }
     this.logger.error({ error: error.message }, 'consensus runtime failed; stopping')
     this.halt(
       new ConsensusError('STOPPED', `the consensus runtime failed: ${error.message}`, { replica: this.id }),

@@ -1,4 +1,4 @@
-import { ConsensusError } from '@socketcloud/core'
+import { ConsensusError, type Logger } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
 import { encodeJson } from './kv-machine'
 import { SimCluster } from './sim-cluster'
@@ -111,6 +111,41 @@ describe('ConsensusRuntime on the simulator', () => {
     const applied = leader.runtime!.appliedIndex
     await sim.await(leader.runtime!.stop())
     expect(leader.disk.logFile('log').visible.hardState?.commit).toBe(applied)
+  })
+
+  it('reports a write that fails while stopping instead of dropping it', async () => {
+    const errors: string[] = []
+    const record = (bindings: unknown, message?: string): void => {
+      errors.push(typeof bindings === 'string' ? bindings : `${message}: ${JSON.stringify(bindings)}`)
+    }
+    const logger: Logger = {
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: record,
+      child: () => logger,
+    }
+    let failWrites = false
+    const { cluster, sim, leader } = await startedCluster({
+      seed: 7,
+      size: 3,
+      logger,
+      wrapLogStore: (store) => ({
+        load: () => store.load(),
+        write: (update, options) =>
+          failWrites ? Promise.reject(new Error('disk gone')) : store.write(update, options),
+        compact: (index, term) => store.compact(index, term),
+        close: () => store.close(),
+      }),
+    })
+    await sim.await(cluster.put(leader, 'k', 'v'))
+    // The put's commit index is waiting for the next write; stopping writes it, and that write fails.
+    failWrites = true
+    await sim.await(leader.runtime!.stop())
+    expect(
+      errors.some((line) => line.includes('failed after the runtime stopped') && line.includes('disk gone')),
+    ).toBe(true)
   })
 
   it('serves linearizable reads through the log when the engine has no read index', async () => {

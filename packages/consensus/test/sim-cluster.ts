@@ -1,4 +1,11 @@
-import { ConsensusError, MemoryMetrics, NodeId, type Logger, type SnapshotStore } from '@socketcloud/core'
+import {
+  ConsensusError,
+  MemoryMetrics,
+  NodeId,
+  type LogStore,
+  type Logger,
+  type SnapshotStore,
+} from '@socketcloud/core'
 import type { RaftEngine, RaftMessage, RaftOptions } from '@socketcloud/consensus-raft'
 import {
   SimDisk,
@@ -34,6 +41,8 @@ export interface SimClusterOptions {
   readonly diskSyncLatencyMs?: number
   /** Wraps each node's snapshot store (e.g. to hold saves back). */
   readonly wrapSnapshotStore?: (store: SnapshotStore, node: SimNode) => SnapshotStore
+  /** Wraps each node's log store (e.g. to fail a write). */
+  readonly wrapLogStore?: (store: LogStore, node: SimNode) => LogStore
 }
 
 export class SimNode {
@@ -112,7 +121,9 @@ export class SimCluster {
     const runtime = new ConsensusRuntime(
       {
         transport,
-        logStore: node.disk.logStore(),
+        logStore: this.options.wrapLogStore
+          ? this.options.wrapLogStore(node.disk.logStore(), node)
+          : node.disk.logStore(),
         snapshotStore: this.options.wrapSnapshotStore
           ? this.options.wrapSnapshotStore(node.disk.snapshotStore(), node)
           : node.disk.snapshotStore(),
