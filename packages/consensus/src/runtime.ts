@@ -34,6 +34,7 @@ import { encodeEntryEnvelope, type EntryOperation } from './core/entry-envelope'
 import { ReplicatedState, type ApplyOutcome } from './core/replicated-state'
 import type { EngineFactory } from './engine-factory'
 import { createRuntimeMetrics, type RuntimeMetrics } from './runtime-metrics'
+import { SnapshotStepper } from './snapshot-stepper'
 import { resolveRuntimeInit, type ConsensusRuntimeInit, type ResolvedRuntimeInit } from './options'
 import {
   RUNTIME_MESSAGE_PREFIX,
@@ -93,7 +94,13 @@ export interface ConsensusRuntimeEvents {
   /** The state machine was restored from a snapshot: the newest on disk at start, or one sent by the leader. */
   restored: { readonly index: number; readonly source: 'disk' | 'leader' }
   /** A snapshot was saved and the log compacted behind it. */
-  snapshot: { readonly index: number; readonly term: number; readonly bytes: number }
+  snapshot: {
+    readonly index: number
+    readonly term: number
+    readonly bytes: number
+    /** Slices the encode took (1 for a machine without `captureSnapshot`); see `maybeSnapshot`. */
+    readonly encodeSteps: number
+  }
   /** A storage or engine failure stopped the runtime; every request failed with STOPPED. */
   failed: { readonly error: Error }
 }
@@ -201,6 +208,8 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private persistedIndex = 0
   /** A snapshot is being saved and the logs compacted behind it (in the background). */
   private snapshotting = false
+  /** The snapshot being encoded in steps, if any (see `maybeSnapshot`). */
+  private snapshotStepper: SnapshotStepper | null = null
   /** Releases a background snapshot waiting in `deferred` when the runtime halts. */
   private releaseSnapshotWaiter: (() => void) | null = null
   /** Writes the loop did not wait for (no sync, or finishing in the background); awaited on stop. */
@@ -803,6 +812,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     if (this.phase !== 'running') return
     for (const outbound of ready.messages) this.sendEngineMessage(outbound.to, outbound.message)
     if (ready.snapshot && ready.snapshot.meta.index > this.state.appliedIndex) {
+      this.abandonSnapshotEncoding()
       this.state.restore(ready.snapshot.meta.index, ready.snapshot.data)
       this.appliedTerm = ready.snapshot.meta.term
       this.snapshotIndex = ready.snapshot.meta.index
@@ -1068,17 +1078,23 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     if (this.snapshotting) return
     const applied = this.state.appliedIndex
     if (applied - this.snapshotIndex < this.init.snapshotIntervalEntries) return
-    const snapshot: Snapshot = {
-      meta: {
-        index: applied,
-        term: this.appliedTerm,
-        membership: this.factory.snapshotMembership(this.engine, applied),
-      },
-      data: this.state.snapshot(),
+    const meta: Snapshot['meta'] = {
+      index: applied,
+      term: this.appliedTerm,
+      membership: this.factory.snapshotMembership(this.engine, applied),
     }
     this.snapshotIndex = applied
     this.snapshotting = true
-    const saving = this.saveSnapshot(snapshot)
+    // The state is fixed now and encoded in steps between applies (all at once in the first step for
+    // a machine that cannot capture), so a large state does not stall commits for the whole encode.
+    const stepper = new SnapshotStepper(this.state.captureSnapshot(), this.clock)
+    this.snapshotStepper = stepper
+    const saving = stepper.done
+      .then(async (data) => {
+        if (this.snapshotStepper === stepper) this.snapshotStepper = null
+        if (data === null || this.phase !== 'running') return
+        await this.saveSnapshot({ meta, data }, stepper.steps)
+      })
       .catch((thrown: unknown) => this.fail(toError(thrown)))
       .finally(() => {
         this.snapshotting = false
@@ -1086,7 +1102,13 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.unawaitedWrites = Promise.all([this.unawaitedWrites, saving]).then(() => undefined)
   }
 
-  private async saveSnapshot(snapshot: Snapshot): Promise<void> {
+  /** Gives up a snapshot still being encoded (its state is being replaced, or the runtime stops). */
+  private abandonSnapshotEncoding(): void {
+    this.snapshotStepper?.abandon()
+    this.snapshotStepper = null
+  }
+
+  private async saveSnapshot(snapshot: Snapshot, encodeSteps: number): Promise<void> {
     const { index, term } = snapshot.meta
     await this.snapshotStore.save(snapshot)
     if (this.phase !== 'running') return
@@ -1108,8 +1130,8 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     if (this.phase !== 'running') return
     await this.logStore.compact(index, term)
     this.metrics.snapshots.inc()
-    this.events.emit('snapshot', { index, term, bytes: snapshot.data.length })
-    this.logger.debug({ index, bytes: snapshot.data.length }, 'snapshot saved and log compacted')
+    this.events.emit('snapshot', { index, term, bytes: snapshot.data.length, encodeSteps })
+    this.logger.debug({ index, bytes: snapshot.data.length, encodeSteps }, 'snapshot saved and log compacted')
   }
 
   // ---------------------------------------------------------------- the network boundary
@@ -1373,6 +1395,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     // A background snapshot waiting for the end of a Ready gives up instead of waiting forever.
     this.releaseSnapshotWaiter?.()
     this.releaseSnapshotWaiter = null
+    this.abandonSnapshotEncoding()
   }
 }
 

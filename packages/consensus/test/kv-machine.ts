@@ -1,4 +1,4 @@
-import type { ApplyContext, StateMachine } from '@socketcloud/core'
+import type { ApplyContext, SnapshotCapture, StateMachine } from '@socketcloud/core'
 
 /**
  * A tiny deterministic key-value register machine for the driver's simulation tests (the real
@@ -16,11 +16,59 @@ const decoder = new TextDecoder()
 export const encodeJson = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
 export const decodeJson = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as T
 
+export interface KvMachineOptions {
+  /**
+   * When set, the machine offers `captureSnapshot`: it copies its entries at capture and encodes this
+   * many per step, so the driver's stepped snapshot path runs (the copy is fine for a test's sizes).
+   */
+  readonly captureRowsPerStep?: number
+  /** While this returns true, capture steps make no progress (a slow encode the test holds open). */
+  readonly captureHeld?: () => boolean
+}
+
 export class KvMachine implements StateMachine {
   private values = new Map<string, string>()
   applied = 0
+  /** Captures taken, and how many ended by `release` rather than by their last step. */
+  readonly captures = { taken: 0, released: 0 }
+  readonly captureSnapshot?: () => SnapshotCapture
+  private openCapture: { release(): void } | null = null
 
-  constructor(private readonly onApply?: (index: number, command: Uint8Array) => void) {}
+  constructor(
+    private readonly onApply?: (index: number, command: Uint8Array) => void,
+    options: KvMachineOptions = {},
+  ) {
+    const rowsPerStep = options.captureRowsPerStep
+    const held = options.captureHeld ?? (() => false)
+    if (rowsPerStep !== undefined) this.captureSnapshot = () => this.capture(rowsPerStep, held)
+  }
+
+  private capture(rowsPerStep: number, held: () => boolean): SnapshotCapture {
+    if (this.openCapture !== null) throw new Error('KvMachine: a capture is already open')
+    this.captures.taken++
+    const rows = this.sortedRows()
+    const encoded: Array<[string, string]> = []
+    let open = true
+    const capture = {
+      step: (): Uint8Array | null => {
+        if (!open) throw new Error('KvMachine: step after the capture ended')
+        if (held()) return null
+        encoded.push(...rows.slice(encoded.length, encoded.length + rowsPerStep))
+        if (encoded.length < rows.length) return null
+        open = false
+        this.openCapture = null
+        return encodeJson(encoded)
+      },
+      release: (): void => {
+        if (!open) return
+        open = false
+        this.openCapture = null
+        this.captures.released++
+      },
+    }
+    this.openCapture = capture
+    return capture
+  }
 
   apply(command: Uint8Array, context: ApplyContext): Uint8Array {
     this.onApply?.(context.index, command)
@@ -46,10 +94,15 @@ export class KvMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeJson([...this.values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    return encodeJson(this.sortedRows())
   }
 
   restore(snapshot: Uint8Array): void {
     this.values = new Map(decodeJson<Array<[string, string]>>(snapshot))
+    this.openCapture?.release()
+  }
+
+  private sortedRows(): Array<[string, string]> {
+    return [...this.values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   }
 }

@@ -1,7 +1,9 @@
-import { ConsensusError, type Logger } from '@socketcloud/core'
+import { Codec, ConsensusError, type Logger, type Snapshot } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
-import { encodeJson } from './kv-machine'
-import { SimCluster } from './sim-cluster'
+import { ReplicatedState } from '../src/core/replicated-state'
+import { DEFAULT_RUNTIME_INIT } from '../src/index'
+import { KvMachine, decodeJson, encodeJson, type KvCommand } from './kv-machine'
+import { SimCluster, type SimNode } from './sim-cluster'
 
 // Goal: the runtime's client-facing promises — commit through any node, at-most-once application
 // under a session, typed failures (SESSION_EXPIRED, NO_LEADER, STOPPED), linearizable reads through
@@ -220,6 +222,88 @@ describe('ConsensusRuntime on the simulator', () => {
       }),
     ).toBe(true)
     expect(leader.machine!.get('b29')).toBe('y')
+  })
+
+  it('encodes a snapshot in steps while commands keep applying, and it holds the state at its index', async () => {
+    const saved: Snapshot[] = []
+    const { cluster, sim, leader } = await startedCluster({
+      seed: 21,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 40 },
+      // One row per step: a 30-key state takes 30 steps, as a large state would take thousands.
+      captureRowsPerStep: 1,
+      wrapSnapshotStore: (store, node) => ({
+        save: async (snapshot) => {
+          if (node === cluster.leader()) saved.push(snapshot)
+          await store.save(snapshot)
+        },
+        load: () => store.load(),
+        close: () => store.close(),
+      }),
+    })
+    const events: Array<{ index: number; encodeSteps: number; appliedAtSave: number }> = []
+    leader.runtime!.events.on('snapshot', ({ index, encodeSteps }) =>
+      events.push({ index, encodeSteps, appliedAtSave: leader.runtime!.appliedIndex }),
+    )
+    // Two writers, so commands commit while the encode is spread over virtual time.
+    const writer = async (name: string): Promise<void> => {
+      for (let i = 0; i < 40; i++) await cluster.put(leader, `${name}${i % 15}`, `${name}-${i}`)
+    }
+    await sim.await(Promise.all([writer('a'), writer('b')]))
+    expect(events.length).toBeGreaterThan(0)
+    const first = events[0]!
+    expect(first.encodeSteps).toBeGreaterThan(10)
+    // Entries applied between the capture and the save: the loop did not wait for the encode.
+    expect(first.appliedAtSave).toBeGreaterThan(first.index)
+    expect(leader.machine!.captures.taken).toBeGreaterThan(0)
+
+    // The snapshot holds exactly the commands applied up to its index, none after.
+    const snapshot = saved.find((candidate) => candidate.meta.index === first.index)!
+    const restored = new KvMachine()
+    new ReplicatedState(restored, {
+      codec: new Codec({ envelopeBytesMax: DEFAULT_RUNTIME_INIT.snapshotBytesMax }),
+      ...DEFAULT_RUNTIME_INIT,
+    }).restore(snapshot.meta.index, snapshot.data)
+    const expected = new Map<string, string>()
+    for (const [index, text] of [...cluster.appliedCommands].sort(([a], [b]) => a - b)) {
+      if (index > snapshot.meta.index) break
+      const command = decodeJson<KvCommand>(new TextEncoder().encode(text))
+      expected.set(command.key, command.value)
+    }
+    const keys = [...Array.from({ length: 15 }, (_, i) => [`a${i}`, `b${i}`])].flat()
+    for (const key of keys) expect(restored.get(key)).toBe(expected.get(key) ?? null)
+    expect(keys.some((key) => leader.machine!.get(key) !== restored.get(key))).toBe(true)
+  })
+
+  it('gives up a snapshot being encoded when one from the leader replaces the state', async () => {
+    let victim: SimNode | null = null
+    const { cluster, sim, leader, followers } = await startedCluster({
+      seed: 23,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 30 },
+      captureRowsPerStep: 1,
+      // The victim's encode never finishes on its own, as a huge state's would take long.
+      captureHeld: (node) => node === victim,
+    })
+    victim = followers[0]!
+    const victimMachine = victim.machine!
+    for (let i = 0; i < 35; i++) await sim.await(cluster.put(leader, `k${i % 20}`, `v${i}`))
+    await sim.runUntilAsync(() => victimMachine.captures.taken === 1, { timeMsMax: 5_000 })
+    expect(victimMachine.captures).toEqual({ taken: 1, released: 0 })
+    // Cut off, the victim falls behind the leader's compacted log and must take the leader's snapshot.
+    cluster.network.isolate(victim.id)
+    for (let i = 35; i < 110; i++) await sim.await(cluster.put(leader, `k${i % 20}`, `v${i}`))
+    expect(leader.runtime!.engine.inspect().snapshotIndex).toBeGreaterThan(victim.runtime!.appliedIndex)
+    cluster.network.heal()
+    expect(
+      await sim.runUntilAsync(() => victim!.runtime!.appliedIndex === leader.runtime!.appliedIndex, {
+        timeMsMax: 10_000,
+      }),
+    ).toBe(true)
+    expect(victim.restores).toContain('leader')
+    // The held capture was released by the restore, not left open, and nothing of it was saved.
+    expect(victimMachine.captures.released).toBe(1)
+    for (let i = 0; i < 20; i++) expect(victimMachine.get(`k${i}`)).toBe(leader.machine!.get(`k${i}`))
   })
 
   it('restarts a crashed replica from its own snapshot and log', async () => {

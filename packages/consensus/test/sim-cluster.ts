@@ -43,6 +43,10 @@ export interface SimClusterOptions {
   readonly wrapSnapshotStore?: (store: SnapshotStore, node: SimNode) => SnapshotStore
   /** Wraps each node's log store (e.g. to fail a write). */
   readonly wrapLogStore?: (store: LogStore, node: SimNode) => LogStore
+  /** Gives the test machine a stepped snapshot capture of this many rows per step (KvMachineOptions). */
+  readonly captureRowsPerStep?: number
+  /** Holds a node's capture steps back while it returns true (KvMachineOptions.captureHeld). */
+  readonly captureHeld?: (node: SimNode) => boolean
 }
 
 export class SimNode {
@@ -117,7 +121,12 @@ export class SimCluster {
   async start(node: SimNode): Promise<void> {
     const transport = node.transport === null ? this.network.endpoint(node.id) : this.network.restart(node.id)
     await transport.listen(node.address)
-    const machine = new KvMachine((index, command) => this.recordApply(node, index, command))
+    const machine = new KvMachine((index, command) => this.recordApply(node, index, command), {
+      ...(this.options.captureRowsPerStep !== undefined
+        ? { captureRowsPerStep: this.options.captureRowsPerStep }
+        : {}),
+      ...(this.options.captureHeld ? { captureHeld: () => this.options.captureHeld!(node) } : {}),
+    })
     const runtime = new ConsensusRuntime(
       {
         transport,

@@ -10,6 +10,21 @@ export interface ApplyContext {
 }
 
 /**
+ * A snapshot being encoded in steps. The state it describes was fixed when it was captured: commands
+ * applied since do not show in it.
+ */
+export interface SnapshotCapture {
+  /**
+   * Encodes one bounded slice (a millisecond or two of work) and returns null while more remains;
+   * the last call returns the snapshot — the same bytes `snapshot()` would have returned when the
+   * capture was taken — and ends the capture.
+   */
+  step(): Uint8Array | null
+  /** Ends the capture early; the machine stops keeping the captured state. Calling it again is a no-op. */
+  release(): void
+}
+
+/**
  * A deterministic replicated state machine. Implemented by `@socketcloud/state-machines` (key-value
  * store, counter, lock service) and by users; called by the consensus driver, which applies committed
  * commands in log order on every replica.
@@ -24,5 +39,13 @@ export interface StateMachine {
   /** Read-only query against the current state. */
   query(query: Uint8Array): Uint8Array
   snapshot(): Uint8Array
+  /** Replaces the state; also ends an open capture (see `captureSnapshot`). */
   restore(snapshot: Uint8Array): void
+  /**
+   * Optional, for machines whose state is large: fixes the current state (cheaply — typically by
+   * copy-on-write) so the driver can encode the snapshot in `step`s between applies instead of
+   * stalling the loop for the whole encode. At most one capture is open at a time; taking another
+   * while one is open is a programming error.
+   */
+  captureSnapshot?(): SnapshotCapture
 }

@@ -34,6 +34,7 @@ export type {
   QueryDefinition,
   QueryMap,
   ResultOf,
+  StateCapture,
 } from './core/define'
 export { KEY_VALUE_DEFAULTS, keyValueStore } from './core/key-value/key-value-store'
 export type {

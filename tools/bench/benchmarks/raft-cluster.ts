@@ -181,19 +181,29 @@ export default defineBenchmark({
     // RAFT_CLUSTER_OTHER_TREE=<checkout> adds that checkout's nodes (e.g. main) to every round: a
     // before/after comparison under the same machine load.
     const otherTree = process.env.RAFT_CLUSTER_OTHER_TREE
+    // RAFT_CLUSTER_SKIP_ETCD=1 leaves etcd out: for a before/after comparison of our own trees only.
+    const skipEtcd = otherTree !== undefined && process.env.RAFT_CLUSTER_SKIP_ETCD === '1'
     const oursRounds: BenchCase[][] = []
     const etcdRounds: BenchCase[][] = []
     const otherRounds: BenchCase[][] = []
     for (let round = 0; round < rounds; round++) {
       const steps = [
         async () => oursRounds.push(await runOurs(ctx, durationMs)),
-        async () => etcdRounds.push(await runEtcd(ctx, durationMs)),
+        ...(skipEtcd ? [] : [async () => etcdRounds.push(await runEtcd(ctx, durationMs))]),
         ...(otherTree ? [async () => otherRounds.push(await runOurs(ctx, durationMs, otherTree))] : []),
       ]
       if (round % 2 === 1) steps.reverse()
       for (const step of steps) await step()
     }
     const ours = medianCases(oursRounds)
+    if (skipEtcd) {
+      return {
+        name: 'raft-cluster',
+        cases: ours,
+        baseline: { [`socketcloud from ${otherTree}`]: medianCases(otherRounds) },
+        notes: [`median of ${rounds} alternating rounds per figure; etcd left out (RAFT_CLUSTER_SKIP_ETCD)`],
+      }
+    }
     const etcd = medianCases(etcdRounds)
     const notes = CONCURRENCY.map((concurrency, i) => {
       const a = ours[i]!

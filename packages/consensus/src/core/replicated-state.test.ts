@@ -111,6 +111,20 @@ describe('ReplicatedState', () => {
     expect(copyMachine.total).toBe(3)
   })
 
+  it('captures sessions, log clock and machine at one index while later entries apply', () => {
+    const machine = new CounterMachine()
+    const state = new ReplicatedState(machine, options)
+    state.apply(register(1))
+    state.apply(entry(2, { payload: Uint8Array.of(3), timestampMs: 2_000 }))
+    const expected = state.snapshot()
+    // A machine without captureSnapshot is encoded at capture time, so later applies cannot leak in.
+    const capture = state.captureSnapshot()
+    state.apply(register(3, 3_000))
+    state.apply(entry(4, { sessionId: '3', payload: Uint8Array.of(4), timestampMs: 3_000 }))
+    expect(capture.step()).toEqual(expected)
+    expect(state.snapshot()).not.toEqual(expected)
+  })
+
   it('refuses a corrupt snapshot and leaves the state unchanged', () => {
     const machine = new CounterMachine()
     const state = new ReplicatedState(machine, options)

@@ -8,6 +8,7 @@ import {
   toError,
   type Codec,
   type LogEntry,
+  type SnapshotCapture,
   type StateMachine,
 } from '@socketcloud/core'
 import { decodeEntryEnvelope, ENTRY_ID_LENGTH_MAX, type EntryEnvelope } from './entry-envelope'
@@ -112,12 +113,36 @@ export class ReplicatedState {
 
   /** Encodes sessions, log clock and machine state as of the applied index. */
   snapshot(): Uint8Array {
-    return this.options.codec.encodeValue([
-      SNAPSHOT_FORMAT_VERSION,
-      this.logTimeMsValue,
-      this.sessions.toRecords(),
-      this.machine.snapshot(),
-    ])
+    return this.encodeSnapshot(this.logTimeMsValue, this.sessions.toRecords(), this.machine.snapshot())
+  }
+
+  /**
+   * Fixes sessions, log clock and machine state as of the applied index, for a snapshot encoded in
+   * steps between applies; the last step gives the bytes `snapshot()` gives now. Sessions are copied
+   * at once (they are bounded and small); the machine is captured by its `captureSnapshot`, or
+   * encoded whole right away when it has none.
+   */
+  captureSnapshot(): SnapshotCapture {
+    const logTimeMs = this.logTimeMsValue
+    const sessions = this.sessions.toRecords()
+    const capture = this.machine.captureSnapshot?.() ?? null
+    let whole: Uint8Array | null = capture === null ? this.machine.snapshot() : null
+    return {
+      step: () => {
+        const machine = capture === null ? whole : capture.step()
+        if (machine === null) return null
+        whole = null
+        return this.encodeSnapshot(logTimeMs, sessions, machine)
+      },
+      release: () => {
+        whole = null
+        capture?.release()
+      },
+    }
+  }
+
+  private encodeSnapshot(logTimeMs: number, sessions: SessionRecord[], machine: Uint8Array): Uint8Array {
+    return this.options.codec.encodeValue([SNAPSHOT_FORMAT_VERSION, logTimeMs, sessions, machine])
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ApplyContext, StateMachine } from '@socketcloud/core'
+import type { ApplyContext, SnapshotCapture, StateMachine } from '@socketcloud/core'
 import {
   AssertionError,
   Codec,
@@ -75,6 +75,22 @@ export interface MachineDefinition<
   readonly snapshot: (state: State) => unknown
   /** Validates and rebuilds a state from `snapshot`'s value; throws DecodeError when it is malformed. */
   readonly restore: (value: unknown) => State
+  /**
+   * Optional, for a large state: fixes `state` as it is now and returns a capture whose `step` encodes
+   * a bounded slice per call and finally gives the value `snapshot` would have returned now (see
+   * core's `StateMachine.captureSnapshot`). Commands apply to `state` between steps, so the machine
+   * must keep what the capture reads unchanged (copy-on-write). The framework opens one at a time and
+   * releases it on restore.
+   */
+  readonly captureSnapshot?: (state: State) => StateCapture
+}
+
+/** A machine's own capture (see `MachineDefinition.captureSnapshot`). */
+export interface StateCapture {
+  /** One bounded slice of work: null while more remains, then `{ value }`, which ends the capture. */
+  step(): { readonly value: unknown } | null
+  /** Ends the capture early. Calling it again is a no-op. */
+  release(): void
 }
 
 export interface MachineLimits {
@@ -212,6 +228,9 @@ export class DefinedStateMachine<
   Queries extends QueryMap<State>,
 > implements StateMachine {
   private state: State
+  private openCapture: StateCapture | null = null
+  /** Present when the definition can capture (see `MachineDefinition.captureSnapshot`). */
+  readonly captureSnapshot?: () => SnapshotCapture
 
   constructor(
     readonly type: MachineType<State, Commands, Queries>,
@@ -219,6 +238,8 @@ export class DefinedStateMachine<
     private readonly snapshotCodec: Codec,
   ) {
     this.state = type.definition.initial()
+    const capture = type.definition.captureSnapshot
+    if (capture !== undefined) this.captureSnapshot = () => this.capture(capture)
   }
 
   /** The live state, for tests and in-process reads; treat it as read-only. */
@@ -239,7 +260,36 @@ export class DefinedStateMachine<
   }
 
   snapshot(): Uint8Array {
-    const value = this.type.definition.snapshot(this.state)
+    return this.encodeSnapshot(this.type.definition.snapshot(this.state))
+  }
+
+  private capture(captureState: (state: State) => StateCapture): SnapshotCapture {
+    if (this.openCapture !== null) {
+      throw new AssertionError(`${this.type.name}: a snapshot capture is already open`)
+    }
+    const capture = captureState(this.state)
+    this.openCapture = capture
+    const end = (): void => {
+      if (this.openCapture === capture) this.openCapture = null
+    }
+    return {
+      step: () => {
+        if (this.openCapture !== capture)
+          throw new AssertionError(`${this.type.name}: the capture was released`)
+        const done = capture.step()
+        if (done === null) return null
+        end()
+        return this.encodeSnapshot(done.value)
+      },
+      release: () => {
+        if (this.openCapture !== capture) return
+        end()
+        capture.release()
+      },
+    }
+  }
+
+  private encodeSnapshot(value: unknown): Uint8Array {
     const bytes = this.snapshotCodec.encodeValue([SNAPSHOT_FORMAT_VERSION, this.type.name, value])
     if (bytes.length > this.snapshotCodec.envelopeBytesMax) {
       throw new LimitExceededError('snapshotBytesMax', bytes.length, this.snapshotCodec.envelopeBytesMax)
@@ -259,7 +309,11 @@ export class DefinedStateMachine<
         `snapshot is of machine ${String(value[1])}, not ${this.type.name}`,
       )
     }
-    this.state = this.type.definition.restore(value[2])
+    const restored = this.type.definition.restore(value[2])
+    // The capture read the state being replaced; its snapshot would be older than this one.
+    this.openCapture?.release()
+    this.openCapture = null
+    this.state = restored
   }
 
   private decodeOperation<Definition extends { decode: (value: unknown) => unknown }>(

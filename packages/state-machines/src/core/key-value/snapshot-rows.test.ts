@@ -2,7 +2,7 @@ import { Codec, DecodeError } from '@socketcloud/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { keyValueStore } from './key-value-store'
-import { decodeRows, encodeRows, type KeyRow } from './snapshot-rows'
+import { StepwiseRowsEncoder, decodeRows, encodeRows, type KeyRow } from './snapshot-rows'
 
 const limits = { checkKey: (key: string) => key, valueBytesMax: 1 << 20, revision: Number.MAX_SAFE_INTEGER }
 
@@ -21,6 +21,27 @@ function sortedUnique(rows: KeyRow[]): KeyRow[] {
 }
 
 describe('key-value snapshot rows', () => {
+  it('encode in steps to the same bytes as in one go, for any step size', () => {
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 60 }), fc.integer({ min: 1, max: 70 }), (rows, perStep) => {
+        const sorted = sortedUnique(rows)
+        const encoder = new StepwiseRowsEncoder(sorted.length, () => {
+          let position = 0
+          return () => sorted[position++]!
+        })
+        let steps = 0
+        let bytes: Uint8Array | null = null
+        while (bytes === null) {
+          bytes = encoder.step(perStep)
+          steps++
+        }
+        expect(bytes).toEqual(encodeRows(sorted))
+        // One walk to size, one to fill, each in slices of at most perStep rows.
+        expect(steps).toBe(sorted.length === 0 ? 1 : 2 * Math.max(1, Math.ceil(sorted.length / perStep)))
+      }),
+    )
+  })
+
   it('round-trip any sorted rows exactly', () => {
     fc.assert(
       fc.property(fc.array(row, { maxLength: 60 }), (rows) => {

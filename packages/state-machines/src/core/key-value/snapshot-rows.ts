@@ -18,7 +18,7 @@ const VARINT_BYTES_MAX = 8
  * The rows of a key-value snapshot as one byte string, in key order: a varint row count, then per key a varint key length,
  * the UTF-8 key, a varint value length, the value, then createRevision, modRevision and version as
  * varints (unsigned LEB128). One buffer instead of an array per key is several times faster to
- * encode and decode, and the snapshot is taken inside the consensus loop.
+ * encode and decode.
  */
 export function encodeRows(rows: readonly KeyRow[]): Uint8Array {
   return encodeRowsInOrder(rows.length, (visit) => {
@@ -39,36 +39,92 @@ export function encodeRowsInOrder(
   let seen = 0
   forEachRow((row) => {
     seen++
-    const keyBytes = utf8Length(row.key)
-    size +=
-      varintLength(keyBytes) +
-      keyBytes +
-      varintLength(row.value.length) +
-      row.value.length +
-      varintLength(row.createRevision) +
-      varintLength(row.modRevision) +
-      varintLength(row.version)
+    size += rowLength(row)
   })
   if (seen !== count) throw new RangeError(`encodeRowsInOrder: ${seen} rows walked, ${count} announced`)
   const buffer = new Uint8Array(size)
   let offset = writeVarint(buffer, 0, count)
   forEachRow((row) => {
-    const { key, value } = row
-    offset = writeKey(buffer, offset, key)
-    offset = writeVarint(buffer, offset, value.length)
-    if (value.length <= 32) {
-      // A short copy by hand beats TypedArray#set's call overhead.
-      for (let i = 0; i < value.length; i++) buffer[offset + i] = value[i]!
-    } else {
-      buffer.set(value, offset)
-    }
-    offset += value.length
-    offset = writeVarint(buffer, offset, row.createRevision)
-    offset = writeVarint(buffer, offset, row.modRevision)
-    offset = writeVarint(buffer, offset, row.version)
+    offset = writeRow(buffer, offset, row)
   })
   if (offset !== size) throw new RangeError('encodeRowsInOrder: the rows changed between the two walks')
   return buffer
+}
+
+/**
+ * The same bytes as `encodeRowsInOrder`, produced a slice at a time: `step(rows)` walks at most
+ * `rows` rows (first all of them to size the output, then again to fill it) and returns the bytes
+ * after the last one. `openWalk()` starts a walk: a function giving the next row in key order each
+ * call; both walks must give the same rows.
+ */
+export class StepwiseRowsEncoder {
+  private position = 0
+  private size: number
+  private buffer: Uint8Array | null = null
+  private offset = 0
+  private nextRow: () => KeyRow
+
+  constructor(
+    private readonly count: number,
+    private readonly openWalk: () => () => KeyRow,
+  ) {
+    this.size = varintLength(count)
+    this.nextRow = openWalk()
+  }
+
+  /** Walks up to `rows` rows; returns the encoded rows when the second walk is complete, else null. */
+  step(rows: number): Uint8Array | null {
+    const end = Math.min(this.count, this.position + rows)
+    if (this.buffer === null) {
+      for (; this.position < end; this.position++) this.size += rowLength(this.nextRow())
+      if (this.position < this.count) return null
+      this.buffer = new Uint8Array(this.size)
+      this.offset = writeVarint(this.buffer, 0, this.count)
+      this.position = 0
+      this.nextRow = this.openWalk()
+      return this.count === 0 ? this.finish() : null
+    }
+    for (; this.position < end; this.position++) {
+      this.offset = writeRow(this.buffer, this.offset, this.nextRow())
+    }
+    return this.position < this.count ? null : this.finish()
+  }
+
+  private finish(): Uint8Array {
+    if (this.offset !== this.size) {
+      throw new RangeError('StepwiseRowsEncoder: the rows changed between the two walks')
+    }
+    return this.buffer!
+  }
+}
+
+function rowLength(row: KeyRow): number {
+  const keyBytes = utf8Length(row.key)
+  return (
+    varintLength(keyBytes) +
+    keyBytes +
+    varintLength(row.value.length) +
+    row.value.length +
+    varintLength(row.createRevision) +
+    varintLength(row.modRevision) +
+    varintLength(row.version)
+  )
+}
+
+function writeRow(buffer: Uint8Array, offset: number, row: KeyRow): number {
+  const { key, value } = row
+  offset = writeKey(buffer, offset, key)
+  offset = writeVarint(buffer, offset, value.length)
+  if (value.length <= 32) {
+    // A short copy by hand beats TypedArray#set's call overhead.
+    for (let i = 0; i < value.length; i++) buffer[offset + i] = value[i]!
+  } else {
+    buffer.set(value, offset)
+  }
+  offset += value.length
+  offset = writeVarint(buffer, offset, row.createRevision)
+  offset = writeVarint(buffer, offset, row.modRevision)
+  return writeVarint(buffer, offset, row.version)
 }
 
 function varintLength(value: number): number {

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { lowerBound } from '../limits'
+import { AssertionError } from '@socketcloud/core'
 import { SortedKeys } from './sorted-keys'
 
 /** The reference: one sorted array, as the key-value store kept before. */
@@ -58,5 +59,26 @@ describe('SortedKeys', () => {
     expect(keys.size).toBe(5000)
     expect(all(keys)).toEqual([...names.slice(0, 101), 'k00100x', ...names.slice(101, 4999)])
     expect([...keys.from('z')]).toEqual([])
+  })
+
+  it('keeps a frozen view unchanged while inserts split chunks and removes empty them', () => {
+    const keys = new SortedKeys()
+    const names = Array.from({ length: 3000 }, (_, i) => `k${String(i).padStart(5, '0')}`)
+    for (const name of names) keys.insert(name)
+    const frozen = keys.freeze()
+    expect(() => keys.freeze()).toThrow(AssertionError)
+    // Split chunks with new keys, empty whole chunks, and append at the end.
+    for (let i = 0; i < 1500; i++) keys.insert(`k00100-${String(i).padStart(4, '0')}`)
+    for (const name of names.slice(1000, 2100)) expect(keys.remove(name)).toBe(true)
+    keys.insert('z')
+    expect(frozen.size).toBe(3000)
+    expect(frozen.chunks.flat()).toEqual(names)
+    expect(keys.size).toBe(3000 + 1500 - 1100 + 1)
+    const live = all(keys)
+    expect(live).toEqual([...live].sort())
+    expect(live.includes('k01500')).toBe(false)
+    keys.thaw()
+    const next = keys.freeze()
+    expect(next.chunks.flat()).toEqual(live)
   })
 })

@@ -1,4 +1,11 @@
+import { AssertionError } from '@socketcloud/core'
 import { lowerBound } from '../limits'
+
+/** The keys of a `SortedKeys` at one moment: sorted chunks, in order, that will not change. */
+export interface FrozenKeys {
+  readonly chunks: readonly (readonly string[])[]
+  readonly size: number
+}
 
 /** Keys per chunk after a split; a chunk splits when it reaches twice this. */
 const CHUNK_KEYS = 512
@@ -12,6 +19,11 @@ const CHUNK_KEYS = 512
 export class SortedKeys {
   private readonly chunks: string[][] = []
   private count = 0
+  /**
+   * Chunks a frozen view still reads (see `freeze`): a change to one of them copies it first, so the
+   * view keeps the keys as they were. Null when no view is open.
+   */
+  private shared: Set<string[]> | null = null
 
   get size(): number {
     return this.count
@@ -25,7 +37,7 @@ export class SortedKeys {
       return
     }
     const position = this.chunkFor(key)
-    const chunk = this.chunks[position]!
+    const chunk = this.writable(position)
     chunk.splice(lowerBound(chunk, key), 0, key)
     this.count++
     if (chunk.length >= 2 * CHUNK_KEYS) this.chunks.splice(position + 1, 0, chunk.splice(CHUNK_KEYS))
@@ -35,9 +47,10 @@ export class SortedKeys {
   remove(key: string): boolean {
     if (this.chunks.length === 0) return false
     const position = this.chunkFor(key)
-    const chunk = this.chunks[position]!
-    const at = lowerBound(chunk, key)
-    if (chunk[at] !== key) return false
+    const found = this.chunks[position]!
+    const at = lowerBound(found, key)
+    if (found[at] !== key) return false
+    const chunk = this.writable(position)
     chunk.splice(at, 1)
     this.count--
     if (chunk.length === 0) this.chunks.splice(position, 1)
@@ -46,10 +59,26 @@ export class SortedKeys {
 
   /** Adds `key`, which must sort after every key present (rebuilding from sorted input). */
   append(key: string): void {
-    const last = this.chunks[this.chunks.length - 1]
-    if (last === undefined || last.length >= CHUNK_KEYS) this.chunks.push([key])
-    else last.push(key)
+    const lastPosition = this.chunks.length - 1
+    if (lastPosition < 0 || this.chunks[lastPosition]!.length >= CHUNK_KEYS) this.chunks.push([key])
+    else this.writable(lastPosition).push(key)
     this.count++
+  }
+
+  /**
+   * The keys as they are now, as a list of sorted chunks that later changes leave alone (they copy a
+   * chunk before changing it, instead of the view copying every key now). Costs one pointer per chunk.
+   * One view at a time; `thaw` ends it.
+   */
+  freeze(): FrozenKeys {
+    if (this.shared !== null) throw new AssertionError('SortedKeys.freeze: a frozen view is already open')
+    this.shared = new Set(this.chunks)
+    return { chunks: this.chunks.slice(), size: this.count }
+  }
+
+  /** Ends the frozen view: changes go back to editing chunks in place. */
+  thaw(): void {
+    this.shared = null
   }
 
   /** Keys from the first one not below `start`, in order. */
@@ -66,6 +95,16 @@ export class SortedKeys {
   /** Calls `visit` with every key in order. */
   forEach(visit: (key: string) => void): void {
     for (const chunk of this.chunks) for (const key of chunk) visit(key)
+  }
+
+  /** The chunk at `position`, copied first if a frozen view still reads it. */
+  private writable(position: number): string[] {
+    const chunk = this.chunks[position]!
+    if (this.shared === null || !this.shared.has(chunk)) return chunk
+    this.shared.delete(chunk)
+    const copy = chunk.slice()
+    this.chunks[position] = copy
+    return copy
   }
 
   /** The first chunk whose last key is not below `key`, or the last chunk. */
