@@ -142,7 +142,8 @@ export class ReplicatedState {
   }
 
   private encodeSnapshot(logTimeMs: number, sessions: SessionRecord[], machine: Uint8Array): Uint8Array {
-    return this.options.codec.encodeValue([SNAPSHOT_FORMAT_VERSION, logTimeMs, sessions, machine])
+    // One copy of the machine's bytes, which can be megabytes (see Codec.encodeEndingInBytes).
+    return this.options.codec.encodeEndingInBytes([[SNAPSHOT_FORMAT_VERSION, logTimeMs, sessions]], machine)
   }
 
   /**

@@ -181,3 +181,36 @@ describe('Codec envelope', () => {
     )
   })
 })
+
+describe('Codec.encodeEndingInBytes', () => {
+  const codec = new Codec({ envelopeBytesMax: 1 << 26 })
+  it('gives the bytes encodeValue gives, at every length-header boundary', () => {
+    const heads = [[1, 'socketcloud.kv'], [123_456]]
+    for (const length of [0, 1, 255, 256, 65_535, 65_536, 70_000]) {
+      const tail = new Uint8Array(length).map((_, i) => i & 0xff)
+      expect(codec.encodeEndingInBytes(heads, tail)).toEqual(
+        Uint8Array.from(codec.encodeValue([1, 'socketcloud.kv', [123_456, tail]])),
+      )
+    }
+  })
+
+  it('matches encodeValue for any heads, including arrays of 16 and more elements', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.array(fc.nat())), { maxLength: 20 }),
+          {
+            minLength: 1,
+            maxLength: 3,
+          },
+        ),
+        fc.uint8Array({ maxLength: 400 }),
+        (heads, tail) => {
+          let expected: unknown = tail
+          for (const head of [...heads].reverse()) expected = [...head, expected]
+          expect(codec.encodeEndingInBytes(heads, tail)).toEqual(Uint8Array.from(codec.encodeValue(expected)))
+        },
+      ),
+    )
+  })
+})

@@ -63,6 +63,34 @@ export class Codec {
     return this.packr.pack(value)
   }
 
+  /**
+   * The bytes `encodeValue` gives for nested arrays whose innermost last element is `tail`:
+   * `heads = [[a, b], [c]]` encodes `[a, b, [c, tail]]`. Built with a single copy of `tail`, for
+   * wrapping a large payload (a snapshot), where the general encoder costs several times a copy.
+   */
+  encodeEndingInBytes(heads: readonly (readonly unknown[])[], tail: Uint8Array): Uint8Array {
+    assert(heads.length > 0, 'encodeEndingInBytes needs at least one array level')
+    const parts: Uint8Array[] = []
+    for (const head of heads) {
+      parts.push(lengthHeader(head.length + 1, 0x90, 16, 0xdc, 0xdd))
+      // Copied out at once: the encoder may reuse its buffer for the next value.
+      for (const element of head) parts.push(this.packr.pack(element).slice())
+    }
+    parts.push(
+      tail.length < 0x100 ? Uint8Array.of(0xc4, tail.length) : lengthHeader(tail.length, 0, 0, 0xc5, 0xc6),
+    )
+    let prefixLength = 0
+    for (const part of parts) prefixLength += part.length
+    const bytes = new Uint8Array(prefixLength + tail.length)
+    let offset = 0
+    for (const part of parts) {
+      bytes.set(part, offset)
+      offset += part.length
+    }
+    bytes.set(tail, offset)
+    return bytes
+  }
+
   /** Decodes one MessagePack value occupying all of `bytes`; throws DecodeError. */
   decodeValue(bytes: Uint8Array): unknown {
     if (!(bytes instanceof Uint8Array)) throw new DecodeError('MALFORMED', 'input is not a byte array')
@@ -186,4 +214,20 @@ function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
 
 function bigIntegerError(): DecodeError {
   return new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
+}
+
+/**
+ * A MessagePack length header: `fixBase | length` below `fixLimit` (when there is a fix form), else
+ * `marker16` and 16 bits, else `marker32` and 32 bits, big-endian.
+ */
+function lengthHeader(
+  length: number,
+  fixBase: number,
+  fixLimit: number,
+  marker16: number,
+  marker32: number,
+): Uint8Array {
+  if (length < fixLimit) return Uint8Array.of(fixBase | length)
+  if (length <= 0xffff) return Uint8Array.of(marker16, length >>> 8, length & 0xff)
+  return Uint8Array.of(marker32, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff)
 }

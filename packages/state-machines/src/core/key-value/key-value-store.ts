@@ -58,8 +58,8 @@ interface KeyValueState {
   preserved: Map<string, KeyValue> | null
 }
 
-/** Rows encoded per capture step: about a millisecond of work for 100-byte values. */
-const CAPTURE_ROWS_PER_STEP = 1024
+/** Rows encoded per capture step: about a millisecond of work for 100-byte values on an idle core. */
+const CAPTURE_ROWS_PER_STEP = 512
 
 export interface PutResult {
   readonly revision: number
