@@ -38,6 +38,12 @@ export interface ConsensusRuntimeInit {
    * amortises it; etcd's `--snapshot-count` default is the same. @default 100000
    */
   readonly snapshotIntervalEntries?: number
+  /**
+   * Each replica adds a fixed share of up to this fraction to `snapshotIntervalEntries` (from a hash
+   * of its id), so the replicas of a group snapshot at different indexes instead of all at once.
+   * 0 makes every replica snapshot at the same index. @default 0.5
+   */
+  readonly snapshotStagger?: number
   /** Client sessions kept in the replicated session table; the least recently active is evicted. @default 10000 */
   readonly sessionsMax?: number
   /** Responses remembered per session until the client acknowledges them. @default 20000 */
@@ -60,6 +66,7 @@ export const DEFAULT_RUNTIME_INIT: ResolvedRuntimeInit = Object.freeze({
   proposalBytesMax: 1024 * 1024,
   snapshotBytesMax: 1024 * 1024 * 1024,
   snapshotIntervalEntries: 100_000,
+  snapshotStagger: 0.5,
   sessionsMax: 10_000,
   sessionResponsesMax: 20_000,
   sessionExpiryMs: 3_600_000,
@@ -84,6 +91,7 @@ export function resolveRuntimeInit(init: ConsensusRuntimeInit): ResolvedRuntimeI
     proposalBytesMax: checkLimit('proposalBytesMax', merged.proposalBytesMax),
     snapshotBytesMax: checkLimit('snapshotBytesMax', merged.snapshotBytesMax),
     snapshotIntervalEntries: checkLimit('snapshotIntervalEntries', merged.snapshotIntervalEntries),
+    snapshotStagger: checkNumber('snapshotStagger', merged.snapshotStagger, 0, 1),
     sessionsMax: checkLimit('sessionsMax', merged.sessionsMax),
     sessionResponsesMax: checkLimit('sessionResponsesMax', merged.sessionResponsesMax),
     sessionExpiryMs: checkNumber('sessionExpiryMs', merged.sessionExpiryMs, 1),

@@ -208,6 +208,12 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private persistedIndex = 0
   /** A snapshot is being saved and the logs compacted behind it (in the background). */
   private snapshotting = false
+  /**
+   * This replica's snapshot interval: `snapshotIntervalEntries` plus up to `snapshotStagger` of it,
+   * fixed by a hash of the replica id, so replicas do not all encode at the same index (a commit
+   * needs a majority, and a follower busy with its snapshot then rarely holds one up).
+   */
+  private readonly snapshotEveryEntries: number
   /** The snapshot being encoded in steps, if any (see `maybeSnapshot`). */
   private snapshotStepper: SnapshotStepper | null = null
   /** Releases a background snapshot waiting in `deferred` when the runtime halts. */
@@ -229,6 +235,9 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.init = resolveRuntimeInit(init)
     this.transport = components.transport
     this.id = components.transport.localId.hex
+    this.snapshotEveryEntries =
+      this.init.snapshotIntervalEntries +
+      Math.floor(this.init.snapshotIntervalEntries * this.init.snapshotStagger * unitHash(this.id))
     this.logStore = components.logStore
     this.snapshotStore = components.snapshotStore
     this.clock = components.clock
@@ -1069,15 +1078,16 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   }
 
   /**
-   * Takes a snapshot every `snapshotIntervalEntries` applied entries. Only the encoding runs in the
-   * loop (it must capture the state at exactly the applied index); saving it, then compacting the
-   * engine's and the store's logs, finishes in the background, so a multi-megabyte snapshot and its
-   * fsyncs do not stall replication. One at a time: the next is considered once this one is done.
+   * Takes a snapshot every `snapshotEveryEntries` applied entries (see `snapshotStagger`). The
+   * capture is taken at exactly the applied index; encoding (in steps, when the machine can capture),
+   * saving it, then compacting the engine's and the store's logs finish in the background, so a
+   * multi-megabyte snapshot and its fsyncs do not stall replication. One at a time: the next is
+   * considered once this one is done.
    */
   private maybeSnapshot(): void {
     if (this.snapshotting) return
     const applied = this.state.appliedIndex
-    if (applied - this.snapshotIndex < this.init.snapshotIntervalEntries) return
+    if (applied - this.snapshotIndex < this.snapshotEveryEntries) return
     const meta: Snapshot['meta'] = {
       index: applied,
       term: this.appliedTerm,
@@ -1431,4 +1441,14 @@ interface BackgroundDurability {
 function hasBackgroundDurability(engine: object): engine is BackgroundDurability {
   const candidate = engine as Partial<BackgroundDurability>
   return typeof candidate.advanceBeforeDurable === 'function' && typeof candidate.markDurable === 'function'
+}
+
+/** A deterministic value in [0, 1) from `text` (32-bit FNV-1a). */
+function unitHash(text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) / 2 ** 32
 }

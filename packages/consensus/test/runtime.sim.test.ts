@@ -275,6 +275,36 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(keys.some((key) => leader.machine!.get(key) !== restored.get(key))).toBe(true)
   })
 
+  it("staggers the replicas' snapshots by a share of the interval fixed by each replica id", async () => {
+    const firstSnapshots = async (snapshotStagger: number): Promise<number[]> => {
+      const { cluster, sim, leader } = await startedCluster({
+        seed: 29,
+        size: 3,
+        runtime: { snapshotIntervalEntries: 40, snapshotStagger },
+      })
+      const first = new Map<string, number>()
+      for (const node of cluster.nodes) {
+        node.runtime!.events.on('snapshot', ({ index }) => {
+          if (!first.has(node.name)) first.set(node.name, index)
+        })
+      }
+      for (let i = 0; i < 70; i++) await sim.await(cluster.put(leader, `k${i}`, 'v'))
+      await sim.runUntilAsync(() => first.size === 3, { timeMsMax: 5_000 })
+      return [...first.values()].sort((a, b) => a - b)
+    }
+    const together = await firstSnapshots(0)
+    const staggered = await firstSnapshots(0.5)
+    expect(together).toHaveLength(3)
+    expect(staggered).toHaveLength(3)
+    // Without stagger every replica snapshots as soon as it has applied 40 entries (give or take the
+    // batch it applied them in); with it, each waits 40 plus its own share of up to 20.
+    expect(together[2]! - together[0]!).toBeLessThanOrEqual(2)
+    expect(staggered[0]!).toBeGreaterThanOrEqual(40)
+    expect(staggered[2]!).toBeLessThanOrEqual(62)
+    expect(new Set(staggered).size).toBe(3)
+    expect(staggered[2]! - staggered[0]!).toBeGreaterThanOrEqual(5)
+  })
+
   it('gives up a snapshot being encoded when one from the leader replaces the state', async () => {
     let victim: SimNode | null = null
     const { cluster, sim, leader, followers } = await startedCluster({
