@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { MemoryMetrics } from '@socketcloud/core'
 import { MemoryNetwork } from '@socketcloud/transport'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { RealNode, nodeIds, type TransportKind } from './real-cluster'
+import { RealNode, nodeIds, type RealNodeHooks, type TransportKind } from './real-cluster'
 
 // Goal: three real runtimes — real transport, real files, the built-in key-value store — elect a
 // leader, replicate through followers, survive one replica being killed, and bring it back up to date
@@ -15,12 +16,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function startCluster(kind: TransportKind) {
+async function startCluster(kind: TransportKind, hooksOf: (index: number) => RealNodeHooks = () => ({})) {
   const root = await mkdtemp(join(tmpdir(), 'socketcloud-consensus-'))
   cleanups.push(() => rm(root, { recursive: true, force: true }))
   const memoryNetwork = new MemoryNetwork()
   const ids = nodeIds(3)
-  const nodes = ids.map((id, index) => new RealNode(id, join(root, `node-${index}`), kind, memoryNetwork))
+  const nodes = ids.map(
+    (id, index) => new RealNode(id, join(root, `node-${index}`), kind, memoryNetwork, hooksOf(index)),
+  )
   cleanups.push(async () => {
     for (const node of nodes) await node.stop()
   })
@@ -77,5 +80,36 @@ describe.each(['mem', 'tcp'] as const)('three runtimes over %s with file stores'
     await restarted.put('after-restart', 'yes')
     expect(await leader.get('after-restart')).toBe('yes')
     expect(await restarted.get('after-restart')).toBe('yes')
+  })
+})
+
+describe("the leader's commit path over TCP", () => {
+  it('has its appends on the sockets before its own log write starts', async () => {
+    // The followers' fsyncs then run alongside the leader's own instead of after it was issued.
+    const metrics = [new MemoryMetrics(), new MemoryMetrics(), new MemoryMetrics()]
+    const sentAtWrite: Array<{ node: number; sentBefore: number; sentAtWrite: number }> = []
+    const submitted = { node: -1, sentBefore: 0 }
+    const messagesOut = (index: number) => metrics[index]!.total('socketcloud_transport_messages_out_total')
+    const { nodes } = await startCluster('tcp', (index) => ({
+      transportMetrics: metrics[index]!,
+      beforeLogWrite: (update) => {
+        if (index !== submitted.node || !update.entries?.length) return
+        sentAtWrite.push({ node: index, sentBefore: submitted.sentBefore, sentAtWrite: messagesOut(index) })
+      },
+    }))
+    await vi.waitFor(() => expect(leaderOf(nodes)).toBeDefined(), { timeout: 10_000, interval: 10 })
+    const leader = leaderOf(nodes)!
+    const leaderIndex = nodes.indexOf(leader)
+    await leader.put('warm-up', 'session')
+    for (let index = 0; index < 20; index++) {
+      sentAtWrite.length = 0
+      submitted.node = leaderIndex
+      submitted.sentBefore = messagesOut(leaderIndex)
+      await leader.put(`key-${index}`, 'value')
+      submitted.node = -1
+      // The put's entry was written once on the leader, and by then both appends were on the wire.
+      expect(sentAtWrite).toHaveLength(1)
+      expect(sentAtWrite[0]!.sentAtWrite - sentAtWrite[0]!.sentBefore).toBeGreaterThanOrEqual(2)
+    }
   })
 })

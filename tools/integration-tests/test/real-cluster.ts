@@ -1,6 +1,15 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { NodeId, SeededRandom, systemClock, type Transport } from '@socketcloud/core'
+import {
+  NodeId,
+  SeededRandom,
+  noopMetrics,
+  systemClock,
+  type LogStore,
+  type LogWrite,
+  type Metrics,
+  type Transport,
+} from '@socketcloud/core'
 import { ConsensusRuntime, PeerConnector, raftEngineFactory } from '@socketcloud/consensus'
 import type { RaftEngine, RaftMessage } from '@socketcloud/consensus-raft'
 import { keyValueStore } from '@socketcloud/state-machines'
@@ -14,6 +23,12 @@ import { MemTransport, PlaintextUpgrader, TcpTransport } from '@socketcloud/tran
  * the system clock. `stop()` closes everything; a new RealNode on the same directory is a restart.
  */
 export type TransportKind = 'mem' | 'tcp'
+
+/** Test hooks: the transport's metrics registry, and a look at each log write as it is issued. */
+export interface RealNodeHooks {
+  readonly transportMetrics?: Metrics
+  readonly beforeLogWrite?: (update: LogWrite) => void
+}
 
 const kv = keyValueStore()
 const encoder = new TextEncoder()
@@ -32,6 +47,7 @@ export class RealNode {
     readonly directory: string,
     private readonly kind: TransportKind,
     private readonly memoryNetwork: MemoryNetwork,
+    private readonly hooks: RealNodeHooks = {},
   ) {}
 
   /** Opens the transport and listens; the bound address is then known to the peers. */
@@ -40,6 +56,7 @@ export class RealNode {
       localId: this.id,
       upgrader: new PlaintextUpgrader(),
       memoryNetwork: this.memoryNetwork,
+      metrics: this.hooks.transportMetrics ?? noopMetrics,
     }
     this.transport =
       this.kind === 'tcp'
@@ -54,10 +71,23 @@ export class RealNode {
     await mkdir(this.directory, { recursive: true })
     this.logStore = await FileLogStore.open(join(this.directory, 'log'))
     this.snapshotStore = await FileSnapshotStore.open(join(this.directory, 'snapshots'))
+    const store = this.logStore
+    const beforeLogWrite = this.hooks.beforeLogWrite
+    const logStore: LogStore = beforeLogWrite
+      ? {
+          load: () => store.load(),
+          write: (update, options) => {
+            beforeLogWrite(update)
+            return store.write(update, options)
+          },
+          compact: (index, term) => store.compact(index, term),
+          close: () => store.close(),
+        }
+      : store
     this.runtime = new ConsensusRuntime(
       {
         transport,
-        logStore: this.logStore,
+        logStore,
         snapshotStore: this.snapshotStore,
         stateMachine: kv.create(),
         clock: systemClock,
