@@ -142,8 +142,13 @@ export class ReplicatedState {
   }
 
   private encodeSnapshot(logTimeMs: number, sessions: SessionRecord[], machine: Uint8Array): Uint8Array {
-    // One copy of the machine's bytes, which can be megabytes (see Codec.encodeEndingInBytes).
-    return this.options.codec.encodeEndingInBytes([[SNAPSHOT_FORMAT_VERSION, logTimeMs, sessions]], machine)
+    // One copy of the machine's bytes, which can be megabytes (see Codec.encodeCopyingLargeBytesOnce).
+    return this.options.codec.encodeCopyingLargeBytesOnce([
+      SNAPSHOT_FORMAT_VERSION,
+      logTimeMs,
+      sessions,
+      machine,
+    ])
   }
 
   /**

@@ -182,35 +182,45 @@ describe('Codec envelope', () => {
   })
 })
 
-describe('Codec.encodeEndingInBytes', () => {
+describe('Codec.encodeCopyingLargeBytesOnce', () => {
   const codec = new Codec({ envelopeBytesMax: 1 << 26 })
+  const same = (value: unknown, largeBytesMin?: number) =>
+    expect(codec.encodeCopyingLargeBytesOnce(value, largeBytesMin)).toEqual(
+      Uint8Array.from(codec.encodeValue(value)),
+    )
+
   it('gives the bytes encodeValue gives, at every length-header boundary', () => {
-    const heads = [[1, 'socketcloud.kv'], [123_456]]
     for (const length of [0, 1, 255, 256, 65_535, 65_536, 70_000]) {
       const tail = new Uint8Array(length).map((_, i) => i & 0xff)
-      expect(codec.encodeEndingInBytes(heads, tail)).toEqual(
-        Uint8Array.from(codec.encodeValue([1, 'socketcloud.kv', [123_456, tail]])),
-      )
+      same([1, 'socketcloud.kv', [123_456, tail]], 1)
+      same([1, 'socketcloud.kv', [123_456, tail]])
     }
+    // Arrays of 16 or more elements and of 65,536 or more take the longer headers.
+    same(
+      Array.from({ length: 20 }, (_, i) => (i === 7 ? new Uint8Array(300) : i)),
+      100,
+    )
+    same(
+      Array.from({ length: 70_000 }, (_, i) => (i === 0 ? new Uint8Array(300) : i)),
+      100,
+    )
   })
 
-  it('matches encodeValue for any heads, including arrays of 16 and more elements', () => {
+  it('matches encodeValue for any nesting of arrays, byte strings and other values', () => {
+    const leaf = fc.oneof(
+      fc.integer(),
+      fc.string(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.uint8Array({ maxLength: 300 }),
+    )
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 20 })),
+    }))
     fc.assert(
-      fc.property(
-        fc.array(
-          fc.array(fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.array(fc.nat())), { maxLength: 20 }),
-          {
-            minLength: 1,
-            maxLength: 3,
-          },
-        ),
-        fc.uint8Array({ maxLength: 400 }),
-        (heads, tail) => {
-          let expected: unknown = tail
-          for (const head of [...heads].reverse()) expected = [...head, expected]
-          expect(codec.encodeEndingInBytes(heads, tail)).toEqual(Uint8Array.from(codec.encodeValue(expected)))
-        },
-      ),
+      fc.property(tree, fc.integer({ min: 1, max: 400 }), (value, largeBytesMin) => {
+        same(value, largeBytesMin)
+      }),
     )
   })
 })

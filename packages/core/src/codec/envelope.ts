@@ -64,31 +64,39 @@ export class Codec {
   }
 
   /**
-   * The bytes `encodeValue` gives for nested arrays whose innermost last element is `tail`:
-   * `heads = [[a, b], [c]]` encodes `[a, b, [c, tail]]`. Built with a single copy of `tail`, for
-   * wrapping a large payload (a snapshot), where the general encoder costs several times a copy.
+   * The bytes `encodeValue(value)` gives, built so that each byte string of at least `largeBytesMin`
+   * bytes inside (nested) arrays is copied once into the output: for wrapping large payloads
+   * (snapshots), where the general encoder costs several times a copy. Everything else is encoded by
+   * the general encoder, so the result is identical.
    */
-  encodeEndingInBytes(heads: readonly (readonly unknown[])[], tail: Uint8Array): Uint8Array {
-    assert(heads.length > 0, 'encodeEndingInBytes needs at least one array level')
+  encodeCopyingLargeBytesOnce(value: unknown, largeBytesMin = 64 * 1024): Uint8Array {
     const parts: Uint8Array[] = []
-    for (const head of heads) {
-      parts.push(lengthHeader(head.length + 1, 0x90, 16, 0xdc, 0xdd))
-      // Copied out at once: the encoder may reuse its buffer for the next value.
-      for (const element of head) parts.push(this.packr.pack(element).slice())
-    }
-    parts.push(
-      tail.length < 0x100 ? Uint8Array.of(0xc4, tail.length) : lengthHeader(tail.length, 0, 0, 0xc5, 0xc6),
-    )
-    let prefixLength = 0
-    for (const part of parts) prefixLength += part.length
-    const bytes = new Uint8Array(prefixLength + tail.length)
+    this.collectParts(value, largeBytesMin, parts, 0)
+    let length = 0
+    for (const part of parts) length += part.length
+    const bytes = new Uint8Array(length)
     let offset = 0
     for (const part of parts) {
       bytes.set(part, offset)
       offset += part.length
     }
-    bytes.set(tail, offset)
     return bytes
+  }
+
+  private collectParts(value: unknown, largeBytesMin: number, parts: Uint8Array[], depth: number): void {
+    if (value instanceof Uint8Array && value.length >= largeBytesMin) {
+      parts.push(binHeader(value.length), value)
+    } else if (
+      Array.isArray(value) &&
+      depth < LARGE_BYTES_DEPTH_MAX &&
+      holdsLargeBytes(value, largeBytesMin, depth)
+    ) {
+      parts.push(lengthHeader(value.length, 0x90, 16, 0xdc, 0xdd))
+      for (const element of value) this.collectParts(element, largeBytesMin, parts, depth + 1)
+    } else {
+      // Copied out at once: the encoder may reuse its buffer for the next value.
+      parts.push(this.packr.pack(value).slice())
+    }
   }
 
   /** Decodes one MessagePack value occupying all of `bytes`; throws DecodeError. */
@@ -214,6 +222,30 @@ function checkPlainValue(value: unknown, depthMax: number, depth = 0): void {
 
 function bigIntegerError(): DecodeError {
   return new DecodeError('INVALID_FIELD', 'integers beyond 2^53 are not accepted')
+}
+
+/** Arrays deeper than this are left to the general encoder. */
+const LARGE_BYTES_DEPTH_MAX = 8
+
+/** Whether `array` holds, at any depth `collectParts` descends to, a byte string of `min` bytes or more. */
+function holdsLargeBytes(array: readonly unknown[], min: number, depth: number): boolean {
+  for (const element of array) {
+    if (element instanceof Uint8Array) {
+      if (element.length >= min) return true
+    } else if (
+      Array.isArray(element) &&
+      depth + 1 < LARGE_BYTES_DEPTH_MAX &&
+      holdsLargeBytes(element, min, depth + 1)
+    ) {
+      return true
+    }
+  }
+  return false
+}
+
+/** A MessagePack bin header for `length` bytes. */
+function binHeader(length: number): Uint8Array {
+  return length < 0x100 ? Uint8Array.of(0xc4, length) : lengthHeader(length, 0, 0, 0xc5, 0xc6)
 }
 
 /**

@@ -5,7 +5,7 @@
  * Method: the built-in key-value store and counter service combined, driven through typed helpers.
  */
 import { describe, expect, it } from 'vitest'
-import { Codec } from '@socketcloud/core'
+import { AssertionError, Codec } from '@socketcloud/core'
 import { runStateMachineTests } from '@socketcloud/sim'
 import { combineStateMachines, counterService, keyValueStore } from '@socketcloud/state-machines'
 import { contexts } from './test-context'
@@ -57,6 +57,49 @@ describe('combineStateMachines', () => {
       })
     }
     expect(() => machine.encode('nope' as 'kv', new Uint8Array())).toThrow()
+  })
+
+  it('captures every part at one moment and encodes the capturing ones in steps', () => {
+    const machine = combineStateMachines({ kv, counters })
+    const next = contexts()
+    const put = (key: string, value: string) =>
+      machine.apply(machine.encode('kv', kv.encodeCommand('put', { key, value: bytes(value) })), next())
+    const add = (name: string) =>
+      machine.apply(machine.encode('counters', counters.encodeCommand('increment', { name, by: 1 })), next())
+    for (let i = 0; i < 3_000; i++) put(`k${i}`, `v${i}`)
+    add('c')
+    const expected = machine.snapshot()
+    // Decoding marks the buffer it reads (msgpackr keeps a DataView on it); compare against a copy.
+    const pristine = expected.slice()
+    const capture = machine.captureSnapshot!()
+    expect(() => machine.captureSnapshot!()).toThrow(AssertionError)
+    let result: Uint8Array | null = null
+    let steps = 0
+    while (result === null) {
+      // Both parts change between steps; neither change may show in the captured snapshot.
+      put(`k${steps}`, 'changed')
+      put(`new${steps}`, 'x')
+      add('c')
+      result = capture.step()
+      steps++
+    }
+    expect(steps).toBeGreaterThan(3)
+    expect(result).toEqual(expected)
+    const restored = combineStateMachines({ kv, counters })
+    restored.restore(result.slice())
+    expect(restored.part('counters').current.counters.get('c')).toBe(1)
+    expect(restored.part('kv').current.keys.size).toBe(3_000)
+
+    // A restore ends an open capture: stepping it is refused, and a new one can be taken.
+    const open = machine.captureSnapshot!()
+    expect(open.step()).toBeNull()
+    machine.restore(expected)
+    expect(() => open.step()).toThrow(AssertionError)
+    expect(machine.part('kv').current.preserved).toBeNull()
+    const again = machine.captureSnapshot!()
+    let bytesAgain: Uint8Array | null = null
+    while (bytesAgain === null) bytesAgain = again.step()
+    expect(bytesAgain).toEqual(pristine)
   })
 
   it('snapshots every part canonically and restores atomically', () => {

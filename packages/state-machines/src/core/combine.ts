@@ -1,5 +1,6 @@
-import type { ApplyContext, StateMachine } from '@socketcloud/core'
+import type { ApplyContext, SnapshotCapture, StateMachine } from '@socketcloud/core'
 import {
+  AssertionError,
   Codec,
   DecodeError,
   LimitExceededError,
@@ -45,6 +46,12 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
   private readonly snapshotCodec: Codec
   private readonly names: readonly string[]
   private instances: Map<string, StateMachine>
+  private openCapture: SnapshotCapture | null = null
+  /**
+   * Present when some part can capture: every part is fixed at the same moment (those without a
+   * capture are encoded then), then the capturing parts are stepped in name order.
+   */
+  readonly captureSnapshot?: () => SnapshotCapture
 
   constructor(
     private readonly parts: Parts,
@@ -67,6 +74,9 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
     this.codec = new Codec({ envelopeBytesMax: commandBytesMax })
     this.snapshotCodec = new Codec({ envelopeBytesMax: snapshotBytesMax })
     this.instances = this.createAll()
+    if ([...this.instances.values()].some((instance) => instance.captureSnapshot !== undefined)) {
+      this.captureSnapshot = () => this.capture()
+    }
   }
 
   /** The live replica of one part (replaced by `restore`; do not keep it across restores). */
@@ -119,8 +129,46 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
   }
 
   snapshot(): Uint8Array {
-    const parts = this.names.map((name) => [name, this.instances.get(name)!.snapshot()])
-    const bytes = this.snapshotCodec.encodeValue([SNAPSHOT_FORMAT_VERSION, COMBINED_MACHINE_NAME, parts])
+    return this.encodeSnapshot(this.names.map((name) => this.instances.get(name)!.snapshot()))
+  }
+
+  private capture(): SnapshotCapture {
+    if (this.openCapture !== null) throw new AssertionError('combined: a snapshot capture is already open')
+    const parts = this.names.map((name) => {
+      const instance = this.instances.get(name)!
+      return instance.captureSnapshot !== undefined
+        ? { capture: instance.captureSnapshot(), bytes: null as Uint8Array | null }
+        : { capture: null, bytes: instance.snapshot() }
+    })
+    const release = (): void => {
+      if (this.openCapture !== capture) return
+      this.openCapture = null
+      for (const part of parts) if (part.bytes === null) part.capture!.release()
+    }
+    const capture: SnapshotCapture = {
+      step: () => {
+        if (this.openCapture !== capture) throw new AssertionError('combined: the capture was released')
+        const pending = parts.find((part) => part.bytes === null)
+        if (pending !== undefined) {
+          pending.bytes = pending.capture!.step()
+          return null
+        }
+        this.openCapture = null
+        return this.encodeSnapshot(parts.map((part) => part.bytes!))
+      },
+      release,
+    }
+    this.openCapture = capture
+    return capture
+  }
+
+  private encodeSnapshot(partBytes: readonly Uint8Array[]): Uint8Array {
+    const parts = this.names.map((name, position) => [name, partBytes[position]!])
+    const bytes = this.snapshotCodec.encodeCopyingLargeBytesOnce([
+      SNAPSHOT_FORMAT_VERSION,
+      COMBINED_MACHINE_NAME,
+      parts,
+    ])
     if (bytes.length > this.snapshotCodec.envelopeBytesMax) {
       throw new LimitExceededError('snapshotBytesMax', bytes.length, this.snapshotCodec.envelopeBytesMax)
     }
@@ -154,6 +202,9 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
         .get(name as string)!
         .restore(plain(expectBytes(bytes, 'snapshot.part.bytes', this.snapshotCodec.envelopeBytesMax)))
     }
+    // The capture read the parts being replaced; its snapshot would be older than this one.
+    const open = this.openCapture
+    open?.release()
     this.instances = fresh
   }
 

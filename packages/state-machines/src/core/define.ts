@@ -290,18 +290,12 @@ export class DefinedStateMachine<
   }
 
   private encodeSnapshot(value: unknown): Uint8Array {
-    // A value whose innermost last element is a byte string (the key-value store's rows) is wrapped
-    // with one copy of it, where the general encoder costs several copies' time for megabytes.
-    const heads: unknown[][] = [[SNAPSHOT_FORMAT_VERSION, this.type.name]]
-    let last = value
-    while (Array.isArray(last) && last.length > 0 && heads.length < 4) {
-      heads.push(last.slice(0, -1))
-      last = last[last.length - 1]
-    }
-    const bytes =
-      last instanceof Uint8Array
-        ? this.snapshotCodec.encodeEndingInBytes(heads, last)
-        : this.snapshotCodec.encodeValue([SNAPSHOT_FORMAT_VERSION, this.type.name, value])
+    // The machine's value may hold megabytes of bytes (the key-value store's rows): copied once.
+    const bytes = this.snapshotCodec.encodeCopyingLargeBytesOnce([
+      SNAPSHOT_FORMAT_VERSION,
+      this.type.name,
+      value,
+    ])
     if (bytes.length > this.snapshotCodec.envelopeBytesMax) {
       throw new LimitExceededError('snapshotBytesMax', bytes.length, this.snapshotCodec.envelopeBytesMax)
     }
