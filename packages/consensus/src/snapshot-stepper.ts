@@ -48,7 +48,8 @@ export class SnapshotStepper {
     this.steps++
     let data: Uint8Array | null
     try {
-      data = this.capture.step()
+      // The pieces are joined here, once: the snapshot store and the engine take one buffer.
+      data = this.capture.step()?.toBytes() ?? null
     } catch (thrown) {
       this.settled = true
       this.capture.release()

@@ -1,4 +1,4 @@
-import type { ApplyContext, SnapshotCapture, StateMachine } from '@socketcloud/core'
+import { BytesInParts, type ApplyContext, type SnapshotCapture, type StateMachine } from '@socketcloud/core'
 
 /**
  * A tiny deterministic key-value register machine for the driver's simulation tests (the real
@@ -50,14 +50,14 @@ export class KvMachine implements StateMachine {
     const encoded: Array<[string, string]> = []
     let open = true
     const capture = {
-      step: (): Uint8Array | null => {
+      step: (): BytesInParts | null => {
         if (!open) throw new Error('KvMachine: step after the capture ended')
         if (held()) return null
         encoded.push(...rows.slice(encoded.length, encoded.length + rowsPerStep))
         if (encoded.length < rows.length) return null
         open = false
         this.openCapture = null
-        return encodeJson(encoded)
+        return new BytesInParts([encodeJson(encoded)])
       },
       release: (): void => {
         if (!open) return

@@ -1,3 +1,5 @@
+import type { BytesInParts } from './codec/bytes-in-parts'
+
 /** Where a committed command sits in the log, and the time the leader stamped on it. */
 export interface ApplyContext {
   readonly index: number
@@ -16,10 +18,11 @@ export interface ApplyContext {
 export interface SnapshotCapture {
   /**
    * Encodes one bounded slice (a millisecond or two of work) and returns null while more remains;
-   * the last call returns the snapshot — the same bytes `snapshot()` would have returned when the
-   * capture was taken — and ends the capture.
+   * the last call returns the snapshot — joined, the same bytes `snapshot()` would have returned
+   * when the capture was taken — and ends the capture. It comes in pieces so that each wrapping
+   * layer adds its header without copying the whole.
    */
-  step(): Uint8Array | null
+  step(): BytesInParts | null
   /** Ends the capture early; the machine stops keeping the captured state. Calling it again is a no-op. */
   release(): void
 }

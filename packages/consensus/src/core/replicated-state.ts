@@ -7,6 +7,7 @@ import {
   expectUint,
   toError,
   type Codec,
+  type BytesInParts,
   type LogEntry,
   type SnapshotCapture,
   type StateMachine,
@@ -113,7 +114,11 @@ export class ReplicatedState {
 
   /** Encodes sessions, log clock and machine state as of the applied index. */
   snapshot(): Uint8Array {
-    return this.encodeSnapshot(this.logTimeMsValue, this.sessions.toRecords(), this.machine.snapshot())
+    return this.encodeSnapshot(
+      this.logTimeMsValue,
+      this.sessions.toRecords(),
+      this.machine.snapshot(),
+    ).toBytes()
   }
 
   /**
@@ -126,7 +131,7 @@ export class ReplicatedState {
     const logTimeMs = this.logTimeMsValue
     const sessions = this.sessions.toRecords()
     const capture = this.machine.captureSnapshot?.() ?? null
-    let whole: Uint8Array | null = capture === null ? this.machine.snapshot() : null
+    let whole: Uint8Array | BytesInParts | null = capture === null ? this.machine.snapshot() : null
     return {
       step: () => {
         const machine = capture === null ? whole : capture.step()
@@ -141,14 +146,13 @@ export class ReplicatedState {
     }
   }
 
-  private encodeSnapshot(logTimeMs: number, sessions: SessionRecord[], machine: Uint8Array): Uint8Array {
-    // One copy of the machine's bytes, which can be megabytes (see Codec.encodeCopyingLargeBytesOnce).
-    return this.options.codec.encodeCopyingLargeBytesOnce([
-      SNAPSHOT_FORMAT_VERSION,
-      logTimeMs,
-      sessions,
-      machine,
-    ])
+  private encodeSnapshot(
+    logTimeMs: number,
+    sessions: SessionRecord[],
+    machine: Uint8Array | BytesInParts,
+  ): BytesInParts {
+    // The machine's bytes, which can be megabytes, are referenced, not copied (Codec.encodeToParts).
+    return this.options.codec.encodeToParts([SNAPSHOT_FORMAT_VERSION, logTimeMs, sessions, machine])
   }
 
   /**

@@ -6,6 +6,7 @@ import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { DecodeError, LimitExceededError } from '../errors'
 import { NodeId } from '../node-id'
+import { BytesInParts } from './bytes-in-parts'
 import { Codec, ENVELOPE_VERSION } from './envelope'
 
 const sender = NodeId.fromHex('11'.repeat(32))
@@ -182,10 +183,10 @@ describe('Codec envelope', () => {
   })
 })
 
-describe('Codec.encodeCopyingLargeBytesOnce', () => {
+describe('Codec.encodeToParts', () => {
   const codec = new Codec({ envelopeBytesMax: 1 << 26 })
   const same = (value: unknown, largeBytesMin?: number) =>
-    expect(codec.encodeCopyingLargeBytesOnce(value, largeBytesMin)).toEqual(
+    expect(codec.encodeToParts(value, largeBytesMin).toBytes()).toEqual(
       Uint8Array.from(codec.encodeValue(value)),
     )
 
@@ -206,20 +207,38 @@ describe('Codec.encodeCopyingLargeBytesOnce', () => {
     )
   })
 
-  it('matches encodeValue for any nesting of arrays, byte strings and other values', () => {
+  it('references large byte strings instead of copying them', () => {
+    const payload = new Uint8Array(100_000)
+    const encoded = codec.encodeToParts([1, 'name', [2, payload]])
+    expect(encoded.parts).toContain(payload)
+  })
+
+  it('matches encodeValue for any nesting of arrays, byte strings in pieces and other values', () => {
+    const bytesLeaf = fc.uint8Array({ maxLength: 300 })
+    const piecesLeaf = fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 4 })
     const leaf = fc.oneof(
       fc.integer(),
       fc.string(),
       fc.boolean(),
       fc.constant(null),
-      fc.uint8Array({ maxLength: 300 }),
+      bytesLeaf,
+      piecesLeaf.map((pieces) => new BytesInParts(pieces)),
     )
     const { tree } = fc.letrec((tie) => ({
       tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 20 })),
     }))
+    // What the tree means: every BytesInParts as the byte string it joins to.
+    const joined = (value: unknown): unknown =>
+      value instanceof BytesInParts
+        ? value.toBytes().slice()
+        : Array.isArray(value)
+          ? value.map(joined)
+          : value
     fc.assert(
       fc.property(tree, fc.integer({ min: 1, max: 400 }), (value, largeBytesMin) => {
-        same(value, largeBytesMin)
+        expect(codec.encodeToParts(value, largeBytesMin).toBytes()).toEqual(
+          Uint8Array.from(codec.encodeValue(joined(value))),
+        )
       }),
     )
   })

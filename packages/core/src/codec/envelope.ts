@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr'
+import { BytesInParts } from './bytes-in-parts'
 import { DecodeError, LimitExceededError, assert, toError } from '../errors'
 import { NODE_ID_BYTES, NodeId } from '../node-id'
 import { DEFAULT_LIMITS } from '../limits'
@@ -64,27 +65,22 @@ export class Codec {
   }
 
   /**
-   * The bytes `encodeValue(value)` gives, built so that each byte string of at least `largeBytesMin`
-   * bytes inside (nested) arrays is copied once into the output: for wrapping large payloads
-   * (snapshots), where the general encoder costs several times a copy. Everything else is encoded by
-   * the general encoder, so the result is identical.
+   * The bytes `encodeValue(value)` gives, as pieces: each byte string of at least `largeBytesMin`
+   * bytes inside (nested) arrays is referenced rather than copied, and a `BytesInParts` inside them
+   * is encoded as the byte string it joins to. For wrapping large payloads (snapshots), where the
+   * general encoder costs several times a copy; everything else goes through the general encoder,
+   * so the joined result is identical.
    */
-  encodeCopyingLargeBytesOnce(value: unknown, largeBytesMin = 64 * 1024): Uint8Array {
+  encodeToParts(value: unknown, largeBytesMin = 64 * 1024): BytesInParts {
     const parts: Uint8Array[] = []
     this.collectParts(value, largeBytesMin, parts, 0)
-    let length = 0
-    for (const part of parts) length += part.length
-    const bytes = new Uint8Array(length)
-    let offset = 0
-    for (const part of parts) {
-      bytes.set(part, offset)
-      offset += part.length
-    }
-    return bytes
+    return new BytesInParts(parts)
   }
 
   private collectParts(value: unknown, largeBytesMin: number, parts: Uint8Array[], depth: number): void {
-    if (value instanceof Uint8Array && value.length >= largeBytesMin) {
+    if (value instanceof BytesInParts) {
+      parts.push(binHeader(value.length), ...value.parts)
+    } else if (value instanceof Uint8Array && value.length >= largeBytesMin) {
       parts.push(binHeader(value.length), value)
     } else if (
       Array.isArray(value) &&
@@ -95,7 +91,7 @@ export class Codec {
       for (const element of value) this.collectParts(element, largeBytesMin, parts, depth + 1)
     } else {
       // Copied out at once: the encoder may reuse its buffer for the next value.
-      parts.push(this.packr.pack(value).slice())
+      parts.push(new Uint8Array(this.packr.pack(value)))
     }
   }
 
@@ -227,9 +223,13 @@ function bigIntegerError(): DecodeError {
 /** Arrays deeper than this are left to the general encoder. */
 const LARGE_BYTES_DEPTH_MAX = 8
 
-/** Whether `array` holds, at any depth `collectParts` descends to, a byte string of `min` bytes or more. */
+/**
+ * Whether `array` holds, at any depth `collectParts` descends to, a byte string of `min` bytes or more
+ * or a `BytesInParts`.
+ */
 function holdsLargeBytes(array: readonly unknown[], min: number, depth: number): boolean {
   for (const element of array) {
+    if (element instanceof BytesInParts) return true
     if (element instanceof Uint8Array) {
       if (element.length >= min) return true
     } else if (

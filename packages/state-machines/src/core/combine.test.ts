@@ -80,7 +80,7 @@ describe('combineStateMachines', () => {
       put(`k${steps}`, 'changed')
       put(`new${steps}`, 'x')
       add('c')
-      result = capture.step()
+      result = capture.step()?.toBytes() ?? null
       steps++
     }
     expect(steps).toBeGreaterThan(3)
@@ -98,7 +98,7 @@ describe('combineStateMachines', () => {
     expect(machine.part('kv').current.preserved).toBeNull()
     const again = machine.captureSnapshot!()
     let bytesAgain: Uint8Array | null = null
-    while (bytesAgain === null) bytesAgain = again.step()
+    while (bytesAgain === null) bytesAgain = again.step()?.toBytes() ?? null
     expect(bytesAgain).toEqual(pristine)
   })
 

@@ -1,4 +1,4 @@
-import type { ApplyContext, SnapshotCapture, StateMachine } from '@socketcloud/core'
+import type { ApplyContext, BytesInParts, SnapshotCapture, StateMachine } from '@socketcloud/core'
 import {
   AssertionError,
   Codec,
@@ -129,7 +129,7 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
   }
 
   snapshot(): Uint8Array {
-    return this.encodeSnapshot(this.names.map((name) => this.instances.get(name)!.snapshot()))
+    return this.encodeSnapshot(this.names.map((name) => this.instances.get(name)!.snapshot())).toBytes()
   }
 
   private capture(): SnapshotCapture {
@@ -137,7 +137,7 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
     const parts = this.names.map((name) => {
       const instance = this.instances.get(name)!
       return instance.captureSnapshot !== undefined
-        ? { capture: instance.captureSnapshot(), bytes: null as Uint8Array | null }
+        ? { capture: instance.captureSnapshot(), bytes: null as Uint8Array | BytesInParts | null }
         : { capture: null, bytes: instance.snapshot() }
     })
     const release = (): void => {
@@ -162,13 +162,9 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
     return capture
   }
 
-  private encodeSnapshot(partBytes: readonly Uint8Array[]): Uint8Array {
+  private encodeSnapshot(partBytes: ReadonlyArray<Uint8Array | BytesInParts>): BytesInParts {
     const parts = this.names.map((name, position) => [name, partBytes[position]!])
-    const bytes = this.snapshotCodec.encodeCopyingLargeBytesOnce([
-      SNAPSHOT_FORMAT_VERSION,
-      COMBINED_MACHINE_NAME,
-      parts,
-    ])
+    const bytes = this.snapshotCodec.encodeToParts([SNAPSHOT_FORMAT_VERSION, COMBINED_MACHINE_NAME, parts])
     if (bytes.length > this.snapshotCodec.envelopeBytesMax) {
       throw new LimitExceededError('snapshotBytesMax', bytes.length, this.snapshotCodec.envelopeBytesMax)
     }

@@ -1,4 +1,4 @@
-import type { ApplyContext, SnapshotCapture, StateMachine } from '@socketcloud/core'
+import type { ApplyContext, BytesInParts, SnapshotCapture, StateMachine } from '@socketcloud/core'
 import {
   AssertionError,
   Codec,
@@ -260,7 +260,7 @@ export class DefinedStateMachine<
   }
 
   snapshot(): Uint8Array {
-    return this.encodeSnapshot(this.type.definition.snapshot(this.state))
+    return this.encodeSnapshot(this.type.definition.snapshot(this.state)).toBytes()
   }
 
   private capture(captureState: (state: State) => StateCapture): SnapshotCapture {
@@ -289,13 +289,9 @@ export class DefinedStateMachine<
     }
   }
 
-  private encodeSnapshot(value: unknown): Uint8Array {
-    // The machine's value may hold megabytes of bytes (the key-value store's rows): copied once.
-    const bytes = this.snapshotCodec.encodeCopyingLargeBytesOnce([
-      SNAPSHOT_FORMAT_VERSION,
-      this.type.name,
-      value,
-    ])
+  private encodeSnapshot(value: unknown): BytesInParts {
+    // The machine's value may hold megabytes of bytes (the key-value store's rows): referenced, not copied.
+    const bytes = this.snapshotCodec.encodeToParts([SNAPSHOT_FORMAT_VERSION, this.type.name, value])
     if (bytes.length > this.snapshotCodec.envelopeBytesMax) {
       throw new LimitExceededError('snapshotBytesMax', bytes.length, this.snapshotCodec.envelopeBytesMax)
     }

@@ -53,7 +53,7 @@ describe('keyValueStore snapshot capture', () => {
       let steps = 0
       while (result === null) {
         for (let i = 0; i < 500; i++) randomChange(kv, random, 8_000, 10_000 + steps * 500 + i)
-        result = capture.step()
+        result = capture.step()?.toBytes() ?? null
         steps++
       }
       expect(steps).toBeGreaterThan(2)
@@ -65,7 +65,7 @@ describe('keyValueStore snapshot capture', () => {
       const again = kv.machine.captureSnapshot!()
       const now = kv.machine.snapshot()
       let second: Uint8Array | null = null
-      while (second === null) second = again.step()
+      while (second === null) second = again.step()?.toBytes() ?? null
       expect(second).toEqual(now)
     })
   }
@@ -77,7 +77,7 @@ describe('keyValueStore snapshot capture', () => {
     for (let i = 0; i < 3_000; i += 2) kv.remove(`k${i}`)
     kv.put('late', 'write')
     let bytes: Uint8Array | null = null
-    while (bytes === null) bytes = capture.step()
+    while (bytes === null) bytes = capture.step()?.toBytes() ?? null
     const restored = type.create()
     restored.restore(bytes)
     expect(restored.current.keys.size).toBe(3_000)
@@ -90,7 +90,7 @@ describe('keyValueStore snapshot capture', () => {
     const kv = store()
     const capture = kv.machine.captureSnapshot!()
     kv.put('a', '1')
-    expect(capture.step()).toEqual(type.create().snapshot())
+    expect(capture.step()?.toBytes()).toEqual(type.create().snapshot())
   })
 
   it('allows one open capture; release and restore end it', () => {
@@ -112,7 +112,7 @@ describe('keyValueStore snapshot capture', () => {
     const third = kv.machine.captureSnapshot!()
     const expected = kv.machine.snapshot()
     let bytes: Uint8Array | null = null
-    while (bytes === null) bytes = third.step()
+    while (bytes === null) bytes = third.step()?.toBytes() ?? null
     expect(bytes).toEqual(expected)
   })
 })

@@ -1,4 +1,4 @@
-import { DecodeError } from '@socketcloud/core'
+import { BytesInParts, DecodeError } from '@socketcloud/core'
 
 /** One key as the key-value store keeps it (records are immutable: a change replaces the record). */
 export interface KeyRow {
@@ -51,50 +51,48 @@ export function encodeRowsInOrder(
   return buffer
 }
 
+/** Size of the pieces `StepwiseRowsEncoder` fills (a larger row gets a piece of its own size). */
+const PIECE_BYTES = 1024 * 1024
+
 /**
- * The same bytes as `encodeRowsInOrder`, produced a slice at a time: `step(rows)` walks at most
- * `rows` rows (first all of them to size the output, then again to fill it) and returns the bytes
- * after the last one. `openWalk()` starts a walk: a function giving the next row in key order each
- * call; both walks must give the same rows.
+ * The same bytes as `encodeRowsInOrder`, produced a slice at a time and in pieces: `step(rows)`
+ * encodes at most `rows` more rows (`nextRow` gives them in key order) and returns the pieces after
+ * the last one. One walk, no sizing pass: each piece is a fresh 1 MiB buffer, so no step allocates
+ * the whole output at once.
  */
 export class StepwiseRowsEncoder {
   private position = 0
-  private size: number
-  private buffer: Uint8Array | null = null
-  private offset = 0
-  private nextRow: () => KeyRow
+  private readonly pieces: Uint8Array[] = []
+  private piece: Uint8Array
+  private offset: number
 
   constructor(
     private readonly count: number,
-    private readonly openWalk: () => () => KeyRow,
+    private readonly nextRow: () => KeyRow,
   ) {
-    this.size = varintLength(count)
-    this.nextRow = openWalk()
+    this.piece = new Uint8Array(Math.min(PIECE_BYTES, VARINT_BYTES_MAX + 64 * count))
+    this.offset = writeVarint(this.piece, 0, count)
   }
 
-  /** Walks up to `rows` rows; returns the encoded rows when the second walk is complete, else null. */
-  step(rows: number): Uint8Array | null {
+  /** Encodes up to `rows` rows; returns the encoded rows when every row is in, else null. */
+  step(rows: number): BytesInParts | null {
     const end = Math.min(this.count, this.position + rows)
-    if (this.buffer === null) {
-      for (; this.position < end; this.position++) this.size += rowLength(this.nextRow())
-      if (this.position < this.count) return null
-      this.buffer = new Uint8Array(this.size)
-      this.offset = writeVarint(this.buffer, 0, this.count)
-      this.position = 0
-      this.nextRow = this.openWalk()
-      return this.count === 0 ? this.finish() : null
-    }
     for (; this.position < end; this.position++) {
-      this.offset = writeRow(this.buffer, this.offset, this.nextRow())
+      const row = this.nextRow()
+      const length = rowLength(row)
+      if (this.offset + length > this.piece.length) {
+        this.pieces.push(this.piece.subarray(0, this.offset))
+        this.piece = new Uint8Array(Math.max(PIECE_BYTES, length))
+        this.offset = 0
+      }
+      const written = writeRow(this.piece, this.offset, row)
+      if (written - this.offset !== length)
+        throw new RangeError('StepwiseRowsEncoder: a row encoded to an unexpected length')
+      this.offset = written
     }
-    return this.position < this.count ? null : this.finish()
-  }
-
-  private finish(): Uint8Array {
-    if (this.offset !== this.size) {
-      throw new RangeError('StepwiseRowsEncoder: the rows changed between the two walks')
-    }
-    return this.buffer!
+    if (this.position < this.count) return null
+    this.pieces.push(this.piece.subarray(0, this.offset))
+    return new BytesInParts(this.pieces)
   }
 }
 
