@@ -59,7 +59,7 @@ interface KeyValueState {
 }
 
 /** Rows encoded per capture step: about a millisecond of work for 100-byte values on an idle core. */
-const CAPTURE_ROWS_PER_STEP = 1024
+const CAPTURE_ROWS_PER_STEP = 512
 
 export interface PutResult {
   readonly revision: number
