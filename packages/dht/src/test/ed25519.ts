@@ -1,6 +1,8 @@
-import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { SignatureAlgorithm, Signer, Verifier } from '@socketcloud/core'
+
+const ED25519_SPKI_HEADER_BYTES = 12
 
 /**
  * Real ed25519 through node:crypto, for tests and examples of this package only. The node app
@@ -13,10 +15,16 @@ export class TestEd25519Signer implements Signer {
   private readonly privateKey: KeyObject
 
   constructor() {
-    const pair = generateKeyPairSync('ed25519')
-    this.privateKey = pair.privateKey
-    const jwk = pair.publicKey.export({ format: 'jwk' })
-    this.publicKey = new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'))
+    // DER straight out of the generation, never an export of the generated KeyObject: on Node 20 a
+    // collection during such an export can finalize the generation job, which takes the same key
+    // lock the export holds, and the process hangs (it did, now and then, in the 10,000-node test).
+    const pair = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+      publicKeyEncoding: { format: 'der', type: 'spki' },
+    })
+    this.privateKey = createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' })
+    // An ed25519 SubjectPublicKeyInfo is a fixed 12-byte header and the 32-byte key.
+    this.publicKey = new Uint8Array(pair.publicKey.subarray(ED25519_SPKI_HEADER_BYTES))
   }
 
   sign(message: Uint8Array): Uint8Array {

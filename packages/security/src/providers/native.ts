@@ -121,12 +121,24 @@ class X25519KeyCache {
   }
 
   generate(): { privateKey: Uint8Array; publicKey: Uint8Array } {
-    const pair = generateKeyPairSync('x25519')
-    const jwk = pair.privateKey.export({ format: 'jwk' })
-    assert(typeof jwk.d === 'string' && typeof jwk.x === 'string', 'x25519 JWK export has d and x')
-    const privateKey = toPlain(Buffer.from(jwk.d, 'base64url'))
-    const publicKey = toPlain(Buffer.from(jwk.x, 'base64url'))
-    this.keys.set(base64Url(privateKey), { privateKey: pair.privateKey, publicKey })
+    // DER straight out of the generation, never an export of the generated KeyObject: on Node 20 a
+    // collection during such an export can finalize the generation job, which takes the same key
+    // lock the export holds, and the process hangs (seen in the DHT's 10,000-identity test).
+    const pair = generateKeyPairSync('x25519', {
+      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+      publicKeyEncoding: { format: 'der', type: 'spki' },
+    })
+    assert(
+      pair.privateKey.length === X25519_PKCS8_PREFIX.length + 32 &&
+        pair.privateKey.subarray(0, X25519_PKCS8_PREFIX.length).equals(X25519_PKCS8_PREFIX),
+      'x25519 PKCS#8 DER is the fixed prefix and the 32-byte key',
+    )
+    const privateKey = toPlain(pair.privateKey.subarray(X25519_PKCS8_PREFIX.length))
+    const publicKey = toPlain(pair.publicKey.subarray(SPKI_RAW_OFFSET))
+    this.keys.set(base64Url(privateKey), {
+      privateKey: createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
+      publicKey,
+    })
     return { privateKey, publicKey: Uint8Array.from(publicKey) }
   }
 }
