@@ -7,7 +7,9 @@
  * env: SOCKETCLOUD_BACKGROUND_WRITES=0 turns the runtime's background leader writes off (A/B runs);
  *      SOCKETCLOUD_STAGE_TRACE=<path> records stage timestamps (see stage-trace.ts);
  *      SOCKETCLOUD_GC_LOG=1 prints garbage collections of 2 ms or more on stderr;
- *      SOCKETCLOUD_SERVER_LATENCY=1 prints the put latency measured inside the node at shutdown.
+ *      SOCKETCLOUD_SERVER_LATENCY=1 prints the put latency measured inside the node at shutdown;
+ *      SOCKETCLOUD_ALLOC_PROFILE=<path> samples allocations, garbage included, into <path>.<index>
+ *      (a V8 sampling heap profile; see alloc-profile-summary.ts).
  */
 import { createHash } from 'node:crypto'
 import uws, { type HttpResponse, type us_listen_socket } from 'uWebSockets.js'
@@ -64,6 +66,11 @@ if (process.env.SOCKETCLOUD_GC_LOG === '1') {
         )
   }).observe({ entryTypes: ['gc'] })
 }
+const allocationProfile = process.env.SOCKETCLOUD_ALLOC_PROFILE
+  ? await (
+      await import('./alloc-profile')
+    ).startAllocationProfile(`${process.env.SOCKETCLOUD_ALLOC_PROFILE}.${index}`)
+  : null
 const traceFile = process.env.SOCKETCLOUD_STAGE_TRACE
   ? `${process.env.SOCKETCLOUD_STAGE_TRACE}.${index}`
   : null
@@ -171,6 +178,7 @@ server.listen('127.0.0.1', Number(httpPortText), (socket) => {
 })
 
 async function shutdown(): Promise<void> {
+  await allocationProfile?.stop()
   if (listenSocket) uws.us_listen_socket_close(listenSocket)
   server.close()
   connector.stop()
