@@ -39,9 +39,9 @@ export interface ConsensusRuntimeInit {
    */
   readonly snapshotIntervalEntries?: number
   /**
-   * Each replica adds a fixed share of up to this fraction to `snapshotIntervalEntries` (from a hash
-   * of its id), so the replicas of a group snapshot at different indexes instead of all at once.
-   * 0 makes every replica snapshot at the same index. @default 0.5
+   * Replicas wait up to this fraction of `snapshotIntervalEntries` longer, spread evenly by their
+   * place among the group's members (sorted ids), so a group's replicas snapshot at different
+   * indexes instead of all at once. 0 makes every replica snapshot at the same index. @default 0.5
    */
   readonly snapshotStagger?: number
   /** Client sessions kept in the replicated session table; the least recently active is evicted. @default 10000 */

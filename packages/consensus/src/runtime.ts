@@ -208,12 +208,6 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private persistedIndex = 0
   /** A snapshot is being saved and the logs compacted behind it (in the background). */
   private snapshotting = false
-  /**
-   * This replica's snapshot interval: `snapshotIntervalEntries` plus up to `snapshotStagger` of it,
-   * fixed by a hash of the replica id, so replicas do not all encode at the same index (a commit
-   * needs a majority, and a follower busy with its snapshot then rarely holds one up).
-   */
-  private readonly snapshotEveryEntries: number
   /** The snapshot being encoded in steps, if any (see `maybeSnapshot`). */
   private snapshotStepper: SnapshotStepper | null = null
   /** Releases a background snapshot waiting in `deferred` when the runtime halts. */
@@ -235,9 +229,6 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.init = resolveRuntimeInit(init)
     this.transport = components.transport
     this.id = components.transport.localId.hex
-    this.snapshotEveryEntries =
-      this.init.snapshotIntervalEntries +
-      Math.floor(this.init.snapshotIntervalEntries * this.init.snapshotStagger * unitHash(this.id))
     this.logStore = components.logStore
     this.snapshotStore = components.snapshotStore
     this.clock = components.clock
@@ -1078,7 +1069,8 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   }
 
   /**
-   * Takes a snapshot every `snapshotEveryEntries` applied entries (see `snapshotStagger`). The
+   * Takes a snapshot every `snapshotIntervalEntries` applied entries plus this replica's stagger
+   * (`snapshotStaggerEntries`). The
    * capture is taken at exactly the applied index; encoding (in steps, when the machine can capture),
    * saving it, then compacting the engine's and the store's logs finish in the background, so a
    * multi-megabyte snapshot and its fsyncs do not stall replication. One at a time: the next is
@@ -1087,7 +1079,9 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
   private maybeSnapshot(): void {
     if (this.snapshotting) return
     const applied = this.state.appliedIndex
-    if (applied - this.snapshotIndex < this.snapshotEveryEntries) return
+    const interval = this.init.snapshotIntervalEntries
+    if (applied - this.snapshotIndex < interval) return
+    if (applied - this.snapshotIndex < interval + this.snapshotStaggerEntries()) return
     const meta: Snapshot['meta'] = {
       index: applied,
       term: this.appliedTerm,
@@ -1110,6 +1104,22 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
         this.snapshotting = false
       })
     this.unawaitedWrites = Promise.all([this.unawaitedWrites, saving]).then(() => undefined)
+  }
+
+  /**
+   * How many entries past `snapshotIntervalEntries` this replica waits: its place among the group's
+   * members (sorted ids) spreads the members evenly over `snapshotStagger` of the interval, so they
+   * do not all encode at the same index (a commit needs a majority, and a busy follower then rarely
+   * holds one up). A replica not in the membership it knows of waits by its id instead.
+   */
+  private snapshotStaggerEntries(): number {
+    const { voters, learners } = this.engine.status()
+    const members = [...new Set([...voters, ...learners])].sort()
+    const position = members.indexOf(this.id)
+    // A node id is a hash of its public key, so its leading 32 bits are a uniform draw.
+    const fraction =
+      position >= 0 ? position / members.length : Number.parseInt(this.id.slice(0, 8), 16) / 2 ** 32
+    return Math.floor(this.init.snapshotIntervalEntries * this.init.snapshotStagger * fraction)
   }
 
   /** Gives up a snapshot still being encoded (its state is being replaced, or the runtime stops). */
@@ -1441,14 +1451,4 @@ interface BackgroundDurability {
 function hasBackgroundDurability(engine: object): engine is BackgroundDurability {
   const candidate = engine as Partial<BackgroundDurability>
   return typeof candidate.advanceBeforeDurable === 'function' && typeof candidate.markDurable === 'function'
-}
-
-/** A deterministic value in [0, 1) from `text` (32-bit FNV-1a). */
-function unitHash(text: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) / 2 ** 32
 }

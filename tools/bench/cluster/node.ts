@@ -53,6 +53,8 @@ const runtime = new ConsensusRuntime(
     // etcd's default --snapshot-count (and our runtime's), stated so the comparison does not depend on
     // a default; SOCKETCLOUD_SNAPSHOT_INTERVAL overrides it.
     snapshotIntervalEntries: Number(process.env.SOCKETCLOUD_SNAPSHOT_INTERVAL ?? 100_000),
+    // The runtime's default; SOCKETCLOUD_SNAPSHOT_STAGGER=0 snapshots every replica at the same index.
+    snapshotStagger: Number(process.env.SOCKETCLOUD_SNAPSHOT_STAGGER ?? 0.5),
   },
 )
 if (process.env.SOCKETCLOUD_GC_LOG === '1') {
