@@ -31,6 +31,8 @@ export class KvMachine implements StateMachine {
   applied = 0
   /** Captures taken, and how many ended by `release` rather than by their last step. */
   readonly captures = { taken: 0, released: 0 }
+  /** Commands applied so far, as seen by each capture step (to tell whether applies ran between steps). */
+  readonly appliedAtCaptureSteps: number[] = []
   readonly captureSnapshot?: () => SnapshotCapture
   private openCapture: { release(): void } | null = null
 
@@ -52,6 +54,7 @@ export class KvMachine implements StateMachine {
     const capture = {
       step: (): BytesInParts | null => {
         if (!open) throw new Error('KvMachine: step after the capture ended')
+        this.appliedAtCaptureSteps.push(this.applied)
         if (held()) return null
         encoded.push(...rows.slice(encoded.length, encoded.length + rowsPerStep))
         if (encoded.length < rows.length) return null

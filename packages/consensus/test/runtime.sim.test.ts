@@ -253,7 +253,9 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(events.length).toBeGreaterThan(0)
     const first = events[0]!
     expect(first.encodeSteps).toBeGreaterThan(10)
-    // Entries applied between the capture and the save: the loop did not wait for the encode.
+    // Commands applied between the capture's steps: the loop did not wait for the encode.
+    const steps = leader.machine!.appliedAtCaptureSteps
+    expect(steps[steps.length - 1]!).toBeGreaterThan(steps[0]!)
     expect(first.appliedAtSave).toBeGreaterThan(first.index)
     expect(leader.machine!.captures.taken).toBeGreaterThan(0)
 

@@ -136,7 +136,7 @@ class X25519KeyCache {
     const privateKey = toPlain(pair.privateKey.subarray(X25519_PKCS8_PREFIX.length))
     const publicKey = toPlain(pair.publicKey.subarray(SPKI_RAW_OFFSET))
     this.keys.set(base64Url(privateKey), {
-      privateKey: createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
+      privateKey: privateKeyObject(X25519_PKCS8_PREFIX, privateKey),
       publicKey,
     })
     return { privateKey, publicKey: Uint8Array.from(publicKey) }

@@ -199,8 +199,7 @@ export class CombinedStateMachine<Parts extends MachineParts> implements StateMa
         .restore(plain(expectBytes(bytes, 'snapshot.part.bytes', this.snapshotCodec.envelopeBytesMax)))
     }
     // The capture read the parts being replaced; its snapshot would be older than this one.
-    const open = this.openCapture
-    open?.release()
+    this.openCapture?.release()
     this.instances = fresh
   }
 

@@ -1,7 +1,7 @@
 import {
-  AssertionError,
   DecodeError,
   checkLimit,
+  type BytesInParts,
   expectArray,
   expectBytes,
   expectRecord,
@@ -9,10 +9,9 @@ import {
 } from '@socketcloud/core'
 import { CommandError } from '../command-error'
 import { command, defineStateMachine, query } from '../define'
-import type { MachineLimits } from '../define'
+import type { MachineLimits, StateCapture } from '../define'
 import { expectBoundedString } from '../limits'
-import type { StateCapture } from '../define'
-import { StepwiseRowsEncoder, decodeRows, encodeRowsInOrder } from './snapshot-rows'
+import { StepwiseRowsEncoder, decodeRows } from './snapshot-rows'
 import { SortedKeys } from './sorted-keys'
 
 /** One key as stored, with etcd-style revisions. */
@@ -106,11 +105,30 @@ function setKey(state: KeyValueState, key: string, value: Uint8Array): KeyValue 
   return next
 }
 
-/** The store's rows in key order, encoded straight from its index. */
-function encodeState(state: KeyValueState): Uint8Array {
-  return encodeRowsInOrder(state.keys.size, (visit) =>
-    state.sorted.forEach((name) => visit(state.keys.get(name)!)),
-  )
+/**
+ * An encoder of the rows of `chunks` (sorted key chunks: the live index or a frozen view of it),
+ * reading each key's record with `rowOf`.
+ */
+function rowsEncoder(
+  chunks: readonly (readonly string[])[],
+  count: number,
+  rowOf: (name: string) => KeyValue,
+): StepwiseRowsEncoder {
+  let chunk = 0
+  let at = 0
+  return new StepwiseRowsEncoder(count, () => {
+    while (at >= chunks[chunk]!.length) {
+      chunk++
+      at = 0
+    }
+    return rowOf(chunks[chunk]![at++]!)
+  })
+}
+
+/** The store's rows in key order, encoded straight from its index in one go. */
+function encodeState(state: KeyValueState): BytesInParts {
+  const { chunks, size } = state.sorted.view()
+  return rowsEncoder(chunks, size, (name) => state.keys.get(name)!).step(size)!
 }
 
 /** Keeps `previous` for an open capture if this is its key's first change since the capture. */
@@ -125,21 +143,15 @@ function preserve(state: KeyValueState, previous: KeyValue): void {
  * copy-on-write chunks, and each record changed afterwards is kept in `preserved` on its first change.
  */
 function captureState(state: KeyValueState): StateCapture {
-  if (state.preserved !== null) throw new AssertionError('kv: a snapshot capture is already open')
-  const preserved = new Map<string, KeyValue>()
   const frozen = state.sorted.freeze()
+  const preserved = new Map<string, KeyValue>()
   state.preserved = preserved
   const revision = state.revision
-  const rowOf = (name: string): KeyValue => preserved.get(name) ?? state.keys.get(name)!
-  let chunk = 0
-  let at = 0
-  const encoder = new StepwiseRowsEncoder(frozen.size, () => {
-    while (at >= frozen.chunks[chunk]!.length) {
-      chunk++
-      at = 0
-    }
-    return rowOf(frozen.chunks[chunk]![at++]!)
-  })
+  const encoder = rowsEncoder(
+    frozen.chunks,
+    frozen.size,
+    (name) => preserved.get(name) ?? state.keys.get(name)!,
+  )
   let open = true
   const release = (): void => {
     if (!open) return

@@ -21,44 +21,18 @@ const VARINT_BYTES_MAX = 8
  * encode and decode.
  */
 export function encodeRows(rows: readonly KeyRow[]): Uint8Array {
-  return encodeRowsInOrder(rows.length, (visit) => {
-    for (const row of rows) visit(row)
-  })
-}
-
-/**
- * `encodeRows` over rows the caller walks in key order (`forEachRow` is called twice: once to size
- * the output, once to fill it), so a store encodes straight from its index without building an array
- * of rows first. The output is allocated once, at its exact size.
- */
-export function encodeRowsInOrder(
-  count: number,
-  forEachRow: (visit: (row: KeyRow) => void) => void,
-): Uint8Array {
-  let size = varintLength(count)
-  let seen = 0
-  forEachRow((row) => {
-    seen++
-    size += rowLength(row)
-  })
-  if (seen !== count) throw new RangeError(`encodeRowsInOrder: ${seen} rows walked, ${count} announced`)
-  const buffer = new Uint8Array(size)
-  let offset = writeVarint(buffer, 0, count)
-  forEachRow((row) => {
-    offset = writeRow(buffer, offset, row)
-  })
-  if (offset !== size) throw new RangeError('encodeRowsInOrder: the rows changed between the two walks')
-  return buffer
+  let position = 0
+  return new StepwiseRowsEncoder(rows.length, () => rows[position++]!).step(rows.length)!.toBytes()
 }
 
 /** Size of the pieces `StepwiseRowsEncoder` fills (a larger row gets a piece of its own size). */
 const PIECE_BYTES = 1024 * 1024
 
 /**
- * The same bytes as `encodeRowsInOrder`, produced a slice at a time and in pieces: `step(rows)`
- * encodes at most `rows` more rows (`nextRow` gives them in key order) and returns the pieces after
- * the last one. One walk, no sizing pass: each piece is a fresh 1 MiB buffer, so no step allocates
- * the whole output at once.
+ * The rows of `encodeRows`, produced a slice at a time and in pieces: `step(rows)` encodes at most
+ * `rows` more rows (`nextRow` gives them in key order) and returns the pieces after the last one.
+ * One walk, no sizing pass: each piece is a fresh 1 MiB buffer, so no step allocates the whole
+ * output at once. The key-value store encodes both its snapshots and its captures with it.
  */
 export class StepwiseRowsEncoder {
   private position = 0
@@ -187,7 +161,7 @@ function writeKey(buffer: Uint8Array, offset: number, key: string): number {
   const length = utf8Length(key)
   offset = writeVarint(buffer, offset, length)
   const written = encoder.encodeInto(key, buffer.subarray(offset, offset + length)).written
-  if (written !== length) throw new RangeError('encodeRowsInOrder: a key encoded to an unexpected length')
+  if (written !== length) throw new RangeError('snapshot rows: a key encoded to an unexpected length')
   return offset + length
 }
 

@@ -1,8 +1,8 @@
 import { AssertionError } from '@socketcloud/core'
 import { lowerBound } from '../limits'
 
-/** The keys of a `SortedKeys` at one moment: sorted chunks, in order, that will not change. */
-export interface FrozenKeys {
+/** Keys as sorted chunks, in order, and how many there are. */
+export interface KeyChunks {
   readonly chunks: readonly (readonly string[])[]
   readonly size: number
 }
@@ -70,7 +70,7 @@ export class SortedKeys {
    * chunk before changing it, instead of the view copying every key now). Costs one pointer per chunk.
    * One view at a time; `thaw` ends it.
    */
-  freeze(): FrozenKeys {
+  freeze(): KeyChunks {
     if (this.shared !== null) throw new AssertionError('SortedKeys.freeze: a frozen view is already open')
     this.shared = new Set(this.chunks)
     return { chunks: this.chunks.slice(), size: this.count }
@@ -92,9 +92,9 @@ export class SortedKeys {
     }
   }
 
-  /** Calls `visit` with every key in order. */
-  forEach(visit: (key: string) => void): void {
-    for (const chunk of this.chunks) for (const key of chunk) visit(key)
+  /** The keys as they are now, as sorted chunks to read before the next change (no copy). */
+  view(): KeyChunks {
+    return { chunks: this.chunks, size: this.count }
   }
 
   /** The chunk at `position`, copied first if a frozen view still reads it. */
