@@ -1,8 +1,10 @@
 /**
  * Diagnostic: starts the three benchmark nodes with stage tracing on, sends `count` sequential
  * 100-byte puts (concurrency 1) to the leader, stops the nodes and prints, per stage, the median
- * time since the client sent the request. Run: npx tsx --conditions=@socketcloud/source
- * tools/bench/cluster/stage-trace-run.ts [count]
+ * time since the client sent the request, the gaps between stages (all requests and the slowest
+ * TRACE_TAIL_PERCENT, default 2), which stage was longest in each slow request, and how requests that
+ * arrived while the leader's own fsync was running compare with the rest. Run: npx tsx
+ * --conditions=@socketcloud/source tools/bench/cluster/stage-trace-run.ts [count]
  */
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
@@ -89,9 +91,12 @@ for (const [start, end] of client) {
 // Per-request gaps between named stages (first occurrence of each in the request's window), for
 // every request and for the slowest 2 % (where the tail comes from).
 const gaps = new Map<string, number[]>()
+const dominant = new Map<string, number>()
 const tailGaps = new Map<string, number[]>()
+// TRACE_TAIL_PERCENT (default 2) sets how much of the slowest requests the tail columns describe.
+const tailPercent = Number(process.env.TRACE_TAIL_PERCENT ?? 2)
 const tailFrom = [...client].map(([start, end]) => end - start).sort((a, b) => a - b)[
-  Math.floor(client.length * 0.98)
+  Math.floor(client.length * (1 - tailPercent / 100))
 ]!
 for (const [start, end] of client) {
   const first = (role: 'L' | 'F', name: string, detail?: string): number | undefined => {
@@ -120,6 +125,21 @@ for (const [start, end] of client) {
     ['leader answers', first('L', 'submit-done')],
     ['client has the answer', end],
   ]
+  if (end - start >= tailFrom) {
+    // Which stage took the slow request's extra time: the gap furthest above its usual length.
+    let worst = ''
+    let worstGap = -Infinity
+    for (let i = 1; i < points.length; i++) {
+      const t = points[i]![1]
+      const before = points[i - 1]![1]
+      if (t === undefined || before === undefined) continue
+      if (t - before > worstGap) {
+        worstGap = t - before
+        worst = `${points[i - 1]![0]} -> ${points[i]![0]}`
+      }
+    }
+    dominant.set(worst, (dominant.get(worst) ?? 0) + 1)
+  }
   for (let i = 1; i < points.length; i++) {
     const [name, t] = points[i]!
     const [previous, before] = points[i - 1]!
@@ -145,14 +165,17 @@ for (const row of rows)
     `${String(row.median).padStart(7)}  ${row.name}${row.share < 0.95 ? ` (in ${Math.round(row.share * 100)}%)` : ''}`,
   )
 console.log(
-  `\nper-request gaps (median µs over all requests, and over the slowest 2 %, ≥ ${tailFrom} µs; a negative gap means the stages overlap)`,
+  `\nper-request gaps (median µs over all requests, and over the slowest ${tailPercent} %, ≥ ${tailFrom} µs; a negative gap means the stages overlap)`,
 )
 const p90 = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length * 0.9)]!
-console.log('    p50     p90  p50 of slowest 2 %')
+console.log(`    p50     p90  p50 of slowest ${tailPercent} %`)
 for (const [name, list] of gaps)
   console.log(
     `${String(median(list)).padStart(7)} ${String(p90(list)).padStart(7)} ${String(tailGaps.has(name) ? median(tailGaps.get(name)!) : '-').padStart(7)}  ${name}`,
   )
+console.log(`\nlongest stage of each of the slowest ${tailPercent} %:`)
+for (const [name, n] of [...dominant].sort((a, b) => b[1] - a[1]))
+  console.log(`${String(n).padStart(7)}  ${name}`)
 // TRACE_SHOW_SLOWEST=n prints the whole timeline of the n slowest requests.
 const showSlowest = Number(process.env.TRACE_SHOW_SLOWEST ?? 0)
 for (const [start, end] of [...client].sort((a, b) => b[1] - b[0] - (a[1] - a[0])).slice(0, showSlowest)) {
@@ -166,7 +189,7 @@ for (const [start, end] of [...client].sort((a, b) => b[1] - b[0] - (a[1] - a[0]
   }
   for (const [t, text] of lines.sort((a, b) => a[0] - b[0])) console.log(`${String(t).padStart(7)}  ${text}`)
 }
-// How many of the slowest 2 % overlap a collection on the leader, or on every follower at once.
+// How many of the slowest requests overlap a collection on the leader, or on every follower at once.
 {
   let leaderGc = 0
   let followerGc = 0
@@ -181,6 +204,41 @@ for (const [start, end] of [...client].sort((a, b) => b[1] - b[0] - (a[1] - a[0]
     else if (collected.every((seen, i) => seen || i === leaderIndex)) followerGc++
   }
   console.log(
-    `\nslowest 2 % (${slow.length} requests): ${leaderGc} overlap a leader collection, ${followerGc} more a collection on every follower; ${clientCollections} a collection in the load generator`,
+    `\nslowest ${tailPercent} % (${slow.length} requests): ${leaderGc} overlap a leader collection, ${followerGc} more a collection on every follower; ${clientCollections} a collection in the load generator`,
   )
+}
+// Requests that arrive while the leader's fsync of an earlier entry is still running: its Ready then
+// waits for that fsync (one background write at a time), so such a request needs the leader's own
+// copy twice over. Compared with the others by latency and by share of the slowest 10 %.
+{
+  const leaderEvents = traces[leaderIndex]!
+  const syncing: Array<[number, number]> = []
+  let open: number | null = null
+  for (const event of leaderEvents) {
+    if (event.name === 'fdatasync') open = event.t
+    else if (event.name === 'fdatasync-done' && open !== null) {
+      syncing.push([open, event.t])
+      open = null
+    }
+  }
+  const arrivals = client.map(([start, end]) => {
+    const parsed = leaderEvents.find(
+      (event) => event.name === 'http-request' && event.t >= start && event.t <= end,
+    )
+    const at = parsed?.t ?? start
+    return { latency: end - start, behindSync: syncing.some(([from, to]) => from <= at && to > at) }
+  })
+  const slowFrom = [...arrivals].map((a) => a.latency).sort((a, b) => a - b)[
+    Math.floor(arrivals.length * 0.9)
+  ]!
+  for (const behind of [true, false]) {
+    const group = arrivals.filter((a) => a.behindSync === behind).map((a) => a.latency)
+    if (group.length === 0) continue
+    const sorted = [...group].sort((a, b) => a - b)
+    const at = (q: number): number => sorted[Math.floor((sorted.length - 1) * q)]!
+    const slow = group.filter((latency) => latency >= slowFrom).length
+    console.log(
+      `${behind ? 'arrived while the leader fsynced an earlier entry' : 'arrived with no leader fsync running'}: ${group.length} requests, µs p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)}; ${slow} of the slowest 10 %`,
+    )
+  }
 }
