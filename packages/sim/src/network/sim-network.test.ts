@@ -254,6 +254,39 @@ describe('SimNetwork crashes and limits', () => {
     expect(received).toEqual([9])
   })
 
+  it('a dial whose answer a partition lost leaves no stale connection once the dialler crashes and restarts', async () => {
+    // Found by consensus sweep seed 200107: the listener kept the half-open connection of the dead
+    // incarnation, the restarted node's dials were answered with it, and the pair never talked again.
+    const sim = new Simulation({ seed: 1 })
+    const network = new SimNetwork(sim, { latencyMs: 5, dialTimeoutMs: 100 })
+    const [aId, bId] = [simNodeId('a'), simNodeId('b')]
+    const a = network.endpoint(aId)
+    const b = network.endpoint(bId)
+    await a.listen('mem://a')
+    await b.listen('mem://b')
+    const lost = a.dial('mem://b').catch((error: unknown) => error)
+    sim.runFor(7) // the dial reached b at 5 ms; its answer is on the way back
+    network.isolate(aId)
+    await sim.runForAsync(200)
+    expect(await lost).toMatchObject({ code: 'PEER_UNREACHABLE' })
+    network.crash(aId)
+    network.heal()
+    sim.runFor(20)
+    expect(b.connectedPeers()).toEqual([])
+    const restarted = network.restart(aId)
+    await restarted.listen('mem://a')
+    const received: number[] = []
+    restarted.events.on('message', ({ bytes }) => received.push(bytes[0]!))
+    const redial = restarted.dial('mem://b')
+    await sim.runForAsync(20)
+    expect((await redial).equals(bId)).toBe(true)
+    expect(restarted.connectedPeers().map((id) => id.hex)).toEqual([bId.hex])
+    expect(b.connectedPeers().map((id) => id.hex)).toEqual([aId.hex])
+    expect(b.send(aId, new Uint8Array([7])).ok).toBe(true)
+    sim.runFor(20)
+    expect(received).toEqual([7])
+  })
+
   it('refuses a dial to an unknown address and to a wrong expected peer', async () => {
     const sim = new Simulation({ seed: 1 })
     const network = new SimNetwork(sim)

@@ -75,7 +75,14 @@ export class SimNetwork {
     if (transport.isCrashed) return
     this.sim.note(`net.crash ${transport.label}`)
     transport.markCrashed()
-    for (const connection of [...transport.connections.values()]) {
+    // Every connection the endpoint is part of, also those its peer accepted but it never joined (a
+    // dial whose answer a partition lost): left behind, a peer would hold it forever, and a dial from
+    // the restarted endpoint would be answered with it.
+    const connections = new Set(transport.connections.values())
+    for (const connection of this.pairs.values()) {
+      if (connection.a === transport || connection.b === transport) connections.add(connection)
+    }
+    for (const connection of connections) {
       const error = new TransportError('CONNECTION_CLOSED', 'connection reset: peer crashed', {
         peer: transport.localId.hex,
       })
@@ -352,6 +359,11 @@ export class SimNetwork {
   private accept(dialer: SimTransport, listener: SimTransport, url: string): SimConnection | undefined {
     const key = this.pairKey(dialer, listener)
     let connection = this.pairs.get(key)
+    assert(
+      connection === undefined ||
+        (connection.other(dialer) === listener && connection.other(listener) === dialer),
+      `connection ${connection?.id} outlived an endpoint of ${dialer.label}|${listener.label}`,
+    )
     if (connection === undefined) {
       if (listener.connections.size >= this.options.connectionsMax) {
         const error = new TransportError(
