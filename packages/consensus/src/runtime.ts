@@ -272,7 +272,15 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     assert(this.phase === 'new', 'a runtime starts once')
     this.phase = 'starting'
     const snapshot = await this.snapshotStore.load()
-    const logState = await this.logStore.load()
+    let logState = await this.logStore.load()
+    if (snapshot && snapshot.meta.index > logState.compactedIndex) {
+      // The snapshot was saved but the compaction that follows it did not happen: a crash in between,
+      // possibly (on a leader, which applies what the followers made durable before its own write
+      // finishes) with the log ending short of the snapshot. The log must start after the snapshot
+      // before anything is appended to it, so the compaction is done now.
+      await this.logStore.compact(snapshot.meta.index, snapshot.meta.term)
+      logState = await this.logStore.load()
+    }
     if (snapshot) {
       this.state.restore(snapshot.meta.index, snapshot.data)
       this.appliedTerm = snapshot.meta.term

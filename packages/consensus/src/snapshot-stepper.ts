@@ -1,4 +1,4 @@
-import type { Clock, SnapshotCapture, TimerHandle } from '@socketcloud/core'
+import type { BytesInParts, Clock, SnapshotCapture, TimerHandle } from '@socketcloud/core'
 
 /**
  * Pause between steps. Node runs a 0 ms timer after 1 ms anyway; stating it makes the simulator's
@@ -8,17 +8,18 @@ const STEP_GAP_MS = 1
 
 /**
  * Encodes a captured snapshot one step per timer turn, so committed entries, messages and I/O are
- * handled between slices instead of waiting for the whole encode. `done` gives the snapshot bytes, or
+ * handled between slices instead of waiting for the whole encode. `done` gives the snapshot in the
+ * pieces it was encoded in (never joined: the store writes them and the engine sends chunks of them), or
  * null when the encoding was abandoned (a snapshot from the leader replaced the state, or the runtime
  * stopped); a step that throws rejects it.
  */
 export class SnapshotStepper {
-  readonly done: Promise<Uint8Array | null>
+  readonly done: Promise<BytesInParts | null>
   /** Steps taken so far (the encode's slices). */
   steps = 0
   private timer: TimerHandle | null = null
   private settled = false
-  private resolve!: (data: Uint8Array | null) => void
+  private resolve!: (data: BytesInParts | null) => void
   private reject!: (error: unknown) => void
 
   constructor(
@@ -46,10 +47,9 @@ export class SnapshotStepper {
     this.timer = null
     if (this.settled) return
     this.steps++
-    let data: Uint8Array | null
+    let data: BytesInParts | null
     try {
-      // The pieces are joined here, once: the snapshot store and the engine take one buffer.
-      data = this.capture.step()?.toBytes() ?? null
+      data = this.capture.step()
     } catch (thrown) {
       this.settled = true
       this.capture.release()

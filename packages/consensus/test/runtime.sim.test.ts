@@ -1,4 +1,4 @@
-import { Codec, ConsensusError, type Logger, type Snapshot } from '@socketcloud/core'
+import { BytesInParts, Codec, ConsensusError, type Logger, type Snapshot } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
 import { ReplicatedState } from '../src/core/replicated-state'
 import { DEFAULT_RUNTIME_INIT } from '../src/index'
@@ -261,6 +261,8 @@ describe('ConsensusRuntime on the simulator', () => {
 
     // The snapshot holds exactly the commands applied up to its index, none after.
     const snapshot = saved.find((candidate) => candidate.meta.index === first.index)!
+    // Handed to the store as the pieces it was encoded in, never joined into one buffer on the way.
+    expect(snapshot.data).toBeInstanceOf(BytesInParts)
     const restored = new KvMachine()
     new ReplicatedState(restored, {
       codec: new Codec({ envelopeBytesMax: DEFAULT_RUNTIME_INIT.snapshotBytesMax }),
@@ -355,6 +357,74 @@ describe('ConsensusRuntime on the simulator', () => {
     await sim.runUntilAsync(() => victim.runtime!.appliedIndex === leader.runtime!.appliedIndex)
     expect(victim.machine!.get('k29')).toBe('v29')
     expect(victim.machine!.get('after')).toBe('crash')
+  })
+
+  it('restarts from a snapshot newer than the end of its own log (a leader whose disk lagged), and catches up', async () => {
+    // A leader applies entries the followers made durable before its own write of them finishes. If
+    // it snapshots there and crashes before that write, its disk holds a snapshot past the end of its
+    // log; the restart must start the log after the snapshot. Found by consensus sweep seed 200324,
+    // where the restarted replica stopped on "entries starting at 71 do not attach to the log".
+    let slow: SimNode | null = null
+    const { cluster, sim, leader } = await startedCluster({
+      seed: 41,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 12, snapshotStagger: 0 },
+      // The slow node's writes of entries are issued 40 ms late (in order); its other writes are not.
+      wrapLogStore: (store, node) => {
+        let chain: Promise<unknown> = Promise.resolve()
+        const ordered = <T>(run: () => Promise<T>): Promise<T> => {
+          const next = chain.then(run)
+          chain = next.catch(() => undefined)
+          return next
+        }
+        return {
+          load: () => store.load(),
+          write: (update, options) =>
+            ordered(async () => {
+              if (node === slow && (update.entries?.length ?? 0) > 0) await cluster.sleep(40)
+              return store.write(update, options)
+            }),
+          compact: (index, term) => ordered(() => store.compact(index, term)),
+          close: () => store.close(),
+        }
+      },
+      // The crash comes as soon as the slow node's snapshot is durable, before its log catches up.
+      wrapSnapshotStore: (store, node) => ({
+        save: async (snapshot) => {
+          await store.save(snapshot)
+          if (node === slow && node.alive) cluster.crash(node)
+        },
+        load: () => store.load(),
+        close: () => store.close(),
+      }),
+    })
+    for (let index = 0; index < 5; index++) await sim.await(cluster.put(leader, `early${index}`, 'x'))
+    slow = leader
+    const writes = Array.from({ length: 20 }, (_, index) =>
+      cluster.put(leader, `k${index}`, `v${index}`).catch(() => 'not acknowledged'),
+    )
+    expect(await sim.runUntilAsync(() => !leader.alive, { timeMsMax: 5_000 })).toBe(true)
+    await sim.await(Promise.all(writes))
+    const restartedDisk = leader.disk
+    const [snapshot, log] = await sim.await(
+      Promise.all([restartedDisk.snapshotStore().load(), restartedDisk.logStore().load()]),
+    )
+    // The situation under test: the durable snapshot is past the durable end of the log.
+    expect(snapshot).not.toBeNull()
+    expect(snapshot!.meta.index).toBeGreaterThan(log.compactedIndex + log.entries.length)
+    await sim.await(cluster.restart(leader))
+    const newLeader = cluster.nodes.find((node) => node !== leader && node.alive)!
+    await sim.await(cluster.put(newLeader, 'after', 'restart'))
+    expect(
+      await sim.runUntilAsync(
+        () =>
+          cluster.runtimeFailures.length > 0 ||
+          (leader.runtime!.running && leader.machine!.get('after') === 'restart'),
+        { timeMsMax: 5_000 },
+      ),
+    ).toBe(true)
+    expect(cluster.runtimeFailures).toEqual([])
+    expect(leader.machine!.get('k19')).toBe(newLeader.machine!.get('k19'))
   })
 })
 

@@ -80,6 +80,12 @@ export class SimCluster {
   readonly nodes: SimNode[]
   /** index → command bytes (as text) applied there, by any replica. */
   readonly appliedCommands = new Map<number, string>()
+  /**
+   * Runtimes that stopped themselves on an error (their 'failed' event). A runtime fails only on a
+   * broken store or a bug, so every scenario expects none; kept so a test names the error instead of
+   * reporting a replica that never caught up.
+   */
+  readonly runtimeFailures: Array<{ node: string; atMs: number; error: Error }> = []
   private readonly leadersByTerm = new Map<number, string>()
   readonly stats = {
     crashes: 0,
@@ -163,6 +169,9 @@ export class SimCluster {
     node.runtime = runtime
     node.connector = connector
     runtime.events.on('restored', ({ source }) => node.restores.push(source))
+    runtime.events.on('failed', ({ error }) =>
+      this.runtimeFailures.push({ node: node.name, atMs: this.sim.now, error }),
+    )
     connector.start()
     await runtime.start()
     node.alive = true

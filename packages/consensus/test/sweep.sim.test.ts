@@ -209,6 +209,14 @@ async function runScenario(seed: number, size: number, runtime: ConsensusRuntime
     { timeMsMax: 30_000 },
   )
   if (failure) throw failure
+  const [stopped] = cluster.runtimeFailures
+  if (stopped !== undefined) {
+    const context = (stopped.error as { context?: unknown }).context
+    throw new Error(
+      `runtime of ${stopped.node} failed at ${stopped.atMs.toFixed(1)} ms: ${stopped.error.message}${context === undefined ? '' : ` ${JSON.stringify(context)}`}`,
+      { cause: stopped.error },
+    )
+  }
   if (!converged) {
     for (const node of cluster.nodes) {
       const status = node.runtime!.engine.status()

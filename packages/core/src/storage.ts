@@ -4,6 +4,8 @@
  * the consensus driver (`@socketcloud/consensus`), never by engines, which stay pure.
  */
 
+import type { BytesOrParts } from './codec/bytes-in-parts'
+
 /** Opaque, stable identifier of a replica inside one consensus group (NodeId hex in deployments). */
 export type ReplicaId = string
 
@@ -45,8 +47,13 @@ export interface SnapshotMeta {
 
 export interface Snapshot {
   readonly meta: SnapshotMeta
-  /** The state machine's `snapshot()` output (plus whatever the driver layers on, such as sessions). */
-  readonly data: Uint8Array
+  /**
+   * The state machine's `snapshot()` output (plus whatever the driver layers on, such as sessions).
+   * A snapshot the driver took itself may arrive as the pieces it was encoded in (so a large state is
+   * never joined into one buffer on its way to disk and to followers); one loaded from a store or
+   * received from a leader is one array. `joinedBytes` and `sliceBytes` read either.
+   */
+  readonly data: BytesOrParts
 }
 
 export interface LogState {

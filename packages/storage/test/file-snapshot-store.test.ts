@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Snapshot } from '@socketcloud/core'
-import { LimitExceededError } from '@socketcloud/core'
+import { BytesInParts, LimitExceededError } from '@socketcloud/core'
 import { FileSnapshotStore } from '@socketcloud/storage'
 import { TempDirs } from './temp-dir'
 
@@ -36,6 +36,26 @@ describe('FileSnapshotStore', () => {
     store = await FileSnapshotStore.open(directory)
     expect(await store.load()).toEqual(snapshot(20, 100_000))
     await store.close()
+  })
+
+  it('writes a snapshot held in pieces as the very file of the joined one', async () => {
+    // A stepped encode hands the snapshot over in pieces; the file (and its checksum) must not depend
+    // on how the bytes were cut, or a file saved one way would not load after the other.
+    const whole = snapshot(30, 50_000)
+    const data = whole.data as Uint8Array
+    const pieces = [data.subarray(0, 1), new Uint8Array(0), data.subarray(1, 20_001), data.subarray(20_001)]
+    const [joinedDirectory, piecesDirectory] = [await dirs.make(), await dirs.make()]
+    const joinedStore = await FileSnapshotStore.open(joinedDirectory)
+    const piecesStore = await FileSnapshotStore.open(piecesDirectory)
+    await joinedStore.save(whole)
+    await piecesStore.save({ meta: whole.meta, data: new BytesInParts(pieces) })
+    const [name] = await snapshotFiles(joinedDirectory)
+    expect(await snapshotFiles(piecesDirectory)).toEqual([name])
+    const piecesFile = await readFile(join(piecesDirectory, name!))
+    expect(piecesFile.equals(await readFile(join(joinedDirectory, name!)))).toBe(true)
+    expect(await piecesStore.load()).toEqual(whole)
+    await joinedStore.close()
+    await piecesStore.close()
   })
 
   it('keeps only the newest retainCount snapshots', async () => {

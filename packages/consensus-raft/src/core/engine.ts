@@ -11,6 +11,7 @@ import {
   type Ready,
   type ReadState,
   type ReplicaId,
+  sliceBytes,
   type Snapshot,
   type SnapshotMeta,
   type StepResult,
@@ -1007,7 +1008,8 @@ export class RaftEngine implements ConsensusEngine<RaftMessage> {
     const snapshot = this.snapshot!
     if (snapshot.meta.index !== progress.snapshotIndex) progress.becomeSnapshot(snapshot.meta.index)
     const offset = progress.snapshotOffset
-    const data = snapshot.data.subarray(offset, offset + this.options.snapshotChunkBytesMax)
+    // A snapshot held in pieces is read chunk by chunk; only a chunk spanning two pieces is copied.
+    const data = sliceBytes(snapshot.data, offset, offset + this.options.snapshotChunkBytesMax)
     this.send(to, {
       type: 'snapshot',
       term: this.term,

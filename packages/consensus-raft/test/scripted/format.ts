@@ -1,4 +1,11 @@
-import type { HardState, LogEntry, OutboundMessage, Ready, Snapshot } from '@socketcloud/core'
+import {
+  joinedBytes,
+  type HardState,
+  type LogEntry,
+  type OutboundMessage,
+  type Ready,
+  type Snapshot,
+} from '@socketcloud/core'
 import { decodeMembership, type Membership, type RaftMessage } from '../../src/index'
 
 /**
@@ -36,7 +43,7 @@ export function formatSnapshot(snapshot: Snapshot): string {
   const membership = decodeMembership(snapshot.meta.membership)
   return (
     `Snapshot ${snapshot.meta.term}/${snapshot.meta.index} ${formatMembership(membership)} ` +
-    `Data:${decoder.decode(snapshot.data)}`
+    `Data:${decoder.decode(joinedBytes(snapshot.data))}`
   )
 }
 

@@ -1,4 +1,4 @@
-import { SeededRandom, type Ready, type Snapshot } from '@socketcloud/core'
+import { joinedBytes, SeededRandom, type Ready, type Snapshot } from '@socketcloud/core'
 import { RaftEngine, type MembershipChange, type RaftMessage, type RaftOptions } from '../../src/index'
 import { ScriptError, type ScriptCommand } from './datadriven'
 import {
@@ -171,7 +171,7 @@ export class InteractionEnv {
       snapshot: durable.snapshot,
       options: node.options,
     })
-    node.applied = durable.snapshot === null ? [] : decodeState(durable.snapshot.data)
+    node.applied = durable.snapshot === null ? [] : decodeState(joinedBytes(durable.snapshot.data))
     node.appliedIndex = durable.snapshot?.meta.index ?? 0
   }
 
@@ -305,7 +305,7 @@ export class InteractionEnv {
     this.enqueue(node.id, ready.messages)
     // 3. Apply.
     if (ready.snapshot !== null) {
-      node.applied = decodeState(ready.snapshot.data)
+      node.applied = decodeState(joinedBytes(ready.snapshot.data))
       node.appliedIndex = ready.snapshot.meta.index
     }
     for (const entry of ready.committed) {

@@ -5,9 +5,11 @@ import {
   expectBytes,
   expectString,
   expectUint,
+  joinedBytes,
   toError,
   type Codec,
   type BytesInParts,
+  type BytesOrParts,
   type LogEntry,
   type SnapshotCapture,
   type StateMachine,
@@ -157,10 +159,11 @@ export class ReplicatedState {
 
   /**
    * Replaces everything with the snapshot taken at `index`. The snapshot is validated before anything
-   * changes, so a bad one (DecodeError) leaves the state as it was.
+   * changes, so a bad one (DecodeError) leaves the state as it was. Pieces are joined first: decoding
+   * reads one array.
    */
-  restore(index: number, data: Uint8Array): void {
-    const decoded = decodeSnapshot(this.options.codec, data, this.options.snapshotBytesMax)
+  restore(index: number, data: BytesOrParts): void {
+    const decoded = decodeSnapshot(this.options.codec, joinedBytes(data), this.options.snapshotBytesMax)
     this.machine.restore(decoded.machine)
     this.sessions.restore(decoded.sessions)
     this.logTimeMsValue = decoded.logTimeMs

@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
-import type { Snapshot, SnapshotStore } from '@socketcloud/core'
+import { BytesInParts, joinedBytes } from '@socketcloud/core'
+import type { BytesOrParts, Snapshot, SnapshotStore } from '@socketcloud/core'
 import { describe, it } from '@vitest/runner'
 import { awaitDirectly, bytesOf, withSetup } from './harness'
 import type { Driver, SetupFunction } from './harness'
@@ -22,6 +23,10 @@ function snapshot(index: number, term: number, size = 256): Snapshot {
     meta: { index, term, membership: bytesOf(24, index + 1000) },
     data: bytesOf(size, index * 7 + term),
   }
+}
+
+function sameBytes(a: BytesOrParts, b: BytesOrParts): boolean {
+  return Buffer.from(joinedBytes(a)).equals(Buffer.from(joinedBytes(b)))
 }
 
 /** The SnapshotStore contract: atomic, durable saves; `load` returns the newest complete snapshot. */
@@ -60,6 +65,21 @@ export function runSnapshotStoreTests(
       deepStrictEqual(await drive(reopened.load()), snapshot(25, 3))
     })
 
+    test('a snapshot saved in pieces loads as the same bytes, in one array', async (store, _harness, drive) => {
+      const whole = snapshot(12, 3, 48 * 1024)
+      const bytes = joinedBytes(whole.data)
+      // Uneven pieces, an empty one among them, the way wrapped encoders hand a snapshot over.
+      const cuts = [0, 1, 1, 4096, 20_000, bytes.length]
+      const pieces = cuts.slice(1).map((end, i) => bytes.slice(cuts[i], end))
+      await drive(store.save({ meta: whole.meta, data: new BytesInParts(pieces) }))
+      const loaded = await drive(store.load())
+      ok(
+        loaded !== null && loaded.data instanceof Uint8Array,
+        'a snapshot saved in pieces did not load as one array',
+      )
+      deepStrictEqual(loaded, whole)
+    })
+
     test('concurrent saves leave one whole snapshot, the last one', async (store, _harness, drive) => {
       const first = snapshot(30, 4, 64 * 1024)
       const second = snapshot(31, 4, 64 * 1024)
@@ -75,8 +95,8 @@ export function runSnapshotStoreTests(
       const during = await drive(store.load())
       ok(during !== null, 'a saved snapshot disappeared during a save')
       ok(
-        (during.meta.index === 5 && Buffer.from(during.data).equals(Buffer.from(old.data))) ||
-          (during.meta.index === 9 && Buffer.from(during.data).equals(Buffer.from(next.data))),
+        (during.meta.index === 5 && sameBytes(during.data, old.data)) ||
+          (during.meta.index === 9 && sameBytes(during.data, next.data)),
         `load during save returned a mixed snapshot at index ${during.meta.index}`,
       )
       await drive(saving)
@@ -95,8 +115,8 @@ export function runSnapshotStoreTests(
         const recovered = await drive((await drive(Promise.resolve(harness.open()))).load())
         ok(recovered !== null, 'a durable snapshot was lost by a crash')
         ok(
-          (recovered.meta.index === 5 && Buffer.from(recovered.data).equals(Buffer.from(old.data))) ||
-            (recovered.meta.index === 9 && Buffer.from(recovered.data).equals(Buffer.from(next.data))),
+          (recovered.meta.index === 5 && sameBytes(recovered.data, old.data)) ||
+            (recovered.meta.index === 9 && sameBytes(recovered.data, next.data)),
           `recovered a mixed snapshot at index ${recovered.meta.index}`,
         )
       })

@@ -1,4 +1,4 @@
-import { StorageError } from '@socketcloud/core'
+import { StorageError, joinedBytes } from '@socketcloud/core'
 import type { HardState, LogEntry, LogState, LogWrite, Snapshot } from '@socketcloud/core'
 
 export function copyEntry(entry: LogEntry): LogEntry {
@@ -17,7 +17,8 @@ export function copySnapshot(snapshot: Snapshot): Snapshot {
       term: snapshot.meta.term,
       membership: snapshot.meta.membership.slice(),
     },
-    data: snapshot.data.slice(),
+    // Stored whole, as a disk returns it: a snapshot saved in pieces loads as one array.
+    data: joinedBytes(snapshot.data).slice(),
   }
 }
 
@@ -44,7 +45,9 @@ export function checkSnapshot(snapshot: Snapshot): void {
     Number.isInteger(meta.term) &&
     meta.term >= 0 &&
     meta.membership instanceof Uint8Array &&
-    snapshot.data instanceof Uint8Array
+    (snapshot.data instanceof Uint8Array ||
+      (Array.isArray(snapshot.data?.parts) &&
+        snapshot.data.parts.every((part) => part instanceof Uint8Array)))
   if (!valid) throw new StorageError('CORRUPT', 'malformed snapshot', { index: meta?.index })
 }
 

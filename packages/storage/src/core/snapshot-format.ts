@@ -1,5 +1,5 @@
 import type { Snapshot } from '@socketcloud/core'
-import { DecodeError } from '@socketcloud/core'
+import { BytesInParts, DecodeError } from '@socketcloud/core'
 import { crc32c } from '@node-rs/crc32'
 import { ByteReader, ByteWriter } from './byte-writer'
 
@@ -16,15 +16,24 @@ const SNAPSHOT_MAGIC = 0x5343534e
 export const SNAPSHOT_FORMAT_VERSION = 1
 const CHECKSUMMED_FROM = 9
 
-export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
-  const writer = new ByteWriter(64 + snapshot.meta.membership.length + snapshot.data.length)
+/**
+ * The file's bytes as pieces: a header (everything up to the data) and the data's own pieces, so a
+ * snapshot held in pieces is written without ever being joined into one buffer. The checksum runs
+ * over the pieces in order.
+ */
+export function encodeSnapshot(snapshot: Snapshot): BytesInParts {
+  const data = snapshot.data
+  const writer = new ByteWriter(64 + snapshot.meta.membership.length)
   writer.u32(SNAPSHOT_MAGIC).u8(SNAPSHOT_FORMAT_VERSION).u32(0)
   writer.u64(snapshot.meta.index).u64(snapshot.meta.term)
   writer.u32(snapshot.meta.membership.length).raw(snapshot.meta.membership)
-  writer.u64(snapshot.data.length).raw(snapshot.data)
-  const bytes = writer.finish()
-  new DataView(bytes.buffer).setUint32(5, crc32c(bytes.subarray(CHECKSUMMED_FROM)) >>> 0, true)
-  return bytes
+  writer.u64(data.length)
+  const header = writer.finish()
+  const dataParts = data instanceof Uint8Array ? [data] : data.parts
+  let checksum = crc32c(header.subarray(CHECKSUMMED_FROM))
+  for (const part of dataParts) checksum = crc32c(part, checksum)
+  new DataView(header.buffer, header.byteOffset, header.byteLength).setUint32(5, checksum >>> 0, true)
+  return new BytesInParts([header, ...dataParts])
 }
 
 /** Throws DecodeError unless `bytes` is one whole, intact snapshot file. */

@@ -1,5 +1,5 @@
 import { open, rename } from 'node:fs/promises'
-import { StorageError, assert, toError } from '@socketcloud/core'
+import { StorageError, assert, toError, type BytesInParts } from '@socketcloud/core'
 
 /** Wraps a failed filesystem call into StorageError(IO_ERROR) naming the operation and path. */
 export function ioError(operation: string, path: string, thrown: unknown): StorageError {
@@ -37,17 +37,22 @@ export async function replaceFileDurably(
   directory: string,
   temporary: string,
   path: string,
-  bytes: Uint8Array,
+  bytes: Uint8Array | BytesInParts,
   operation: string,
 ): Promise<void> {
   try {
     const handle = await open(temporary, 'w')
     try {
-      let written = 0
-      while (written < bytes.length) {
-        const result = await handle.write(bytes, written, bytes.length - written, written)
-        assert(result.bytesWritten > 0, `${operation}: a write made no progress`)
-        written += result.bytesWritten
+      // Piece by piece: a large snapshot arrives in pieces and is never joined into one buffer.
+      let position = 0
+      for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes.parts) {
+        let written = 0
+        while (written < piece.length) {
+          const result = await handle.write(piece, written, piece.length - written, position + written)
+          assert(result.bytesWritten > 0, `${operation}: a write made no progress`)
+          written += result.bytesWritten
+        }
+        position += piece.length
       }
       await handle.sync()
     } finally {
