@@ -463,32 +463,42 @@ describe('stale configurations', () => {
   })
 })
 
+/**
+ * A 3-voter cluster compacting every 10 entries, one follower crashed while 100 entries go by, then
+ * restarted: it can only catch up from the leader's snapshot. Returns what it received.
+ */
+function catchUpFromSnapshot(options: { seed: number; snapshotPieceBytes?: number }) {
+  const cluster = new Cluster({
+    voters: 3,
+    compactEveryEntries: 10,
+    raft: { snapshotChunkBytesMax: 8 },
+    ...options,
+  })
+  cluster.runUntil(() => cluster.leader() !== undefined, 5000)
+  const leader = cluster.leader()!
+  const lagging = cluster.ids.find((id) => id !== leader.id)!
+  cluster.crash(lagging)
+  for (let n = 0; n < 100; n++) cluster.propose(bytes(`value-${n}`))
+  cluster.runFor(200)
+  const held = leader.engine.inspect().snapshotIndex
+  const chunks: Uint8Array[] = []
+  cluster.restart(lagging)
+  const node = cluster.node(lagging)
+  const step = node.engine.step.bind(node.engine)
+  node.engine.step = (from, message) => {
+    if (message.type === 'snapshot' && message.meta.index === held) chunks.push(message.data.slice())
+    return step(from, message)
+  }
+  cluster.runFor(1000)
+  return { leader, node, held, chunks }
+}
+
 describe('snapshots', () => {
   it('streams a snapshot in bounded chunks to a follower behind the compacted log', () => {
-    const cluster = new Cluster({
-      seed: 11,
-      voters: 3,
-      compactEveryEntries: 10,
-      raft: { snapshotChunkBytesMax: 8 },
-    })
-    cluster.runUntil(() => cluster.leader() !== undefined, 5000)
-    const leader = cluster.leader()!
-    const lagging = cluster.ids.find((id) => id !== leader.id)!
-    cluster.crash(lagging)
-    for (let n = 0; n < 100; n++) cluster.propose(bytes(`value-${n}`))
-    cluster.runFor(200)
-    expect(leader.engine.inspect().snapshotIndex).toBeGreaterThan(50)
-    const chunks: number[] = []
-    cluster.restart(lagging)
-    const node = cluster.node(lagging)
-    const step = node.engine.step.bind(node.engine)
-    node.engine.step = (from, message) => {
-      if (message.type === 'snapshot') chunks.push(message.data.length)
-      return step(from, message)
-    }
-    cluster.runFor(1000)
+    const { leader, node, held, chunks } = catchUpFromSnapshot({ seed: 11 })
+    expect(held).toBeGreaterThan(50)
     expect(chunks.length).toBeGreaterThan(1)
-    expect(Math.max(...chunks)).toBeLessThanOrEqual(8)
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThanOrEqual(8)
     expect(node.appliedIndex).toBe(leader.appliedIndex)
     expect(node.engine.inspect().snapshotIndex).toBeGreaterThan(50)
   })
@@ -496,36 +506,13 @@ describe('snapshots', () => {
   it('streams a snapshot held in pieces: chunks spanning pieces arrive as the same bytes', () => {
     // The driver hands over a snapshot encoded in steps as pieces (never joined); 8-byte chunks of
     // 5-byte pieces each span two of them.
-    const cluster = new Cluster({
-      seed: 13,
-      voters: 3,
-      compactEveryEntries: 10,
-      snapshotPieceBytes: 5,
-      raft: { snapshotChunkBytesMax: 8 },
-    })
-    cluster.runUntil(() => cluster.leader() !== undefined, 5000)
-    const leader = cluster.leader()!
-    const lagging = cluster.ids.find((id) => id !== leader.id)!
-    cluster.crash(lagging)
-    for (let n = 0; n < 100; n++) cluster.propose(bytes(`value-${n}`))
-    cluster.runFor(200)
-    const held = leader.engine.inspect().snapshotIndex
+    const { leader, node, held, chunks } = catchUpFromSnapshot({ seed: 13, snapshotPieceBytes: 5 })
     expect(held).toBeGreaterThan(50)
-    const received: Uint8Array[] = []
-    cluster.restart(lagging)
-    const node = cluster.node(lagging)
-    const step = node.engine.step.bind(node.engine)
-    node.engine.step = (from, message) => {
-      if (message.type === 'snapshot' && message.meta.index === held) received.push(message.data.slice())
-      return step(from, message)
-    }
-    cluster.runFor(1000)
-    expect(received.length).toBeGreaterThan(2)
+    expect(chunks.length).toBeGreaterThan(2)
     // The restored state (checked against every replica's state hash by the cluster) came from them.
     expect(node.engine.inspect().snapshotIndex).toBeGreaterThanOrEqual(held)
     expect(node.appliedIndex).toBe(leader.appliedIndex)
-    const text = new TextDecoder().decode(Buffer.concat(received))
-    expect(JSON.parse(text)).toMatchObject({ index: held })
+    expect(JSON.parse(new TextDecoder().decode(Buffer.concat(chunks)))).toMatchObject({ index: held })
   })
 
   it('restarts from snapshot plus log and re-applies the committed suffix', () => {
