@@ -7,6 +7,7 @@ import {
   NodeId,
   SeededRandom,
   SocketCloudError,
+  StorageError,
   assert,
   every,
   noopLogger,
@@ -281,6 +282,17 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       await this.logStore.compact(snapshot.meta.index, snapshot.meta.term)
       logState = await this.logStore.load()
     }
+    const snapshotIndex = snapshot?.meta.index ?? 0
+    if (logState.compactedIndex > snapshotIndex) {
+      // The entries up to the compaction point exist only in a snapshot the store could not load
+      // (damaged or deleted): the state cannot be rebuilt from this disk, and starting anyway would
+      // apply later entries onto an older state.
+      throw new StorageError(
+        'CORRUPT',
+        'the log is compacted beyond the newest snapshot that loads, so the state cannot be rebuilt from this disk; clear the data directory and let the replica catch up from the leader',
+        { compactedIndex: logState.compactedIndex, snapshotIndex },
+      )
+    }
     if (snapshot) {
       this.state.restore(snapshot.meta.index, snapshot.data)
       this.appliedTerm = snapshot.meta.term
@@ -291,10 +303,6 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       snapshot?.meta.index ?? 0,
       logState.compactedIndex,
       logState.entries[logState.entries.length - 1]?.index ?? 0,
-    )
-    assert(
-      logState.compactedIndex <= (snapshot?.meta.index ?? 0),
-      'the log is never compacted beyond the saved snapshot',
     )
     this.engineValue = this.factory.create({
       id: this.id,

@@ -359,6 +359,35 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(victim.machine!.get('after')).toBe('crash')
   })
 
+  it('refuses to start, with a typed error, when the snapshot its compacted log needs does not load', async () => {
+    let victim: SimNode | null = null
+    let snapshotLost = false
+    const { cluster, sim, followers } = await startedCluster({
+      seed: 43,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 10, snapshotStagger: 0 },
+      // What a store returns when every snapshot file is damaged: nothing.
+      wrapSnapshotStore: (store, node) => ({
+        save: (snapshot) => store.save(snapshot),
+        load: () => (snapshotLost && node === victim ? Promise.resolve(null) : store.load()),
+        close: () => store.close(),
+      }),
+    })
+    victim = followers[0]!
+    let compacted = false
+    victim.runtime!.events.on('snapshot', () => (compacted = true))
+    for (let index = 0; index < 20; index++) await sim.await(cluster.put(followers[1]!, `k${index}`, 'v'))
+    expect(await sim.runUntilAsync(() => compacted, { timeMsMax: 2_000 })).toBe(true)
+    cluster.crash(victim)
+    snapshotLost = true
+    await expect(sim.await(cluster.restart(victim))).rejects.toMatchObject({
+      name: 'StorageError',
+      code: 'CORRUPT',
+      context: { snapshotIndex: 0 },
+    })
+    expect(victim.restores).toEqual([])
+  })
+
   it('restarts from a snapshot newer than the end of its own log (a leader whose disk lagged), and catches up', async () => {
     // A leader applies entries the followers made durable before its own write of them finishes. If
     // it snapshots there and crashes before that write, its disk holds a snapshot past the end of its
