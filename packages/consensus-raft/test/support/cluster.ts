@@ -220,15 +220,6 @@ export class Cluster {
     this.boot(node)
   }
 
-  /** The operator replaces the replica's disk: it crashes and comes back with nothing on it. */
-  wipe(id: ReplicaId): void {
-    const node = this.node(id)
-    this.crash(id)
-    node.durable = { hardState: null, entries: [], compactedIndex: 0, compactedTerm: 0, snapshot: null }
-    node.writtenHardState = null
-    this.restart(id)
-  }
-
   partition(groups: readonly (readonly ReplicaId[])[]): void {
     this.blocked.clear()
     for (const a of this.ids) {
