@@ -274,6 +274,26 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
     this.phase = 'starting'
     const snapshot = await this.snapshotStore.load()
     let logState = await this.logStore.load()
+    const snapshotIndex = snapshot?.meta.index ?? 0
+    if (logState.compactedIndex > snapshotIndex) {
+      // The entries up to the compaction point exist only in a snapshot the store could not load
+      // (damaged or deleted): the state cannot be rebuilt from this disk, and starting anyway would
+      // apply later entries onto an older state. Wiping the disk and restarting under the same id
+      // is not a remedy either: the replica would have forgotten its votes.
+      throw new StorageError(
+        'CORRUPT',
+        'the log is compacted beyond the newest snapshot that loads, so the state cannot be rebuilt from this disk; remove this replica from the group and add it back under a new id with an empty data directory',
+        { compactedIndex: logState.compactedIndex, snapshotIndex },
+      )
+    }
+    if (snapshot) {
+      // Restored before the log is touched below: a snapshot that cannot be restored (too large for
+      // this configuration, a newer format, a machine that refuses it) must not cost the log entries
+      // it would replace.
+      this.state.restore(snapshot.meta.index, snapshot.data)
+      this.appliedTerm = snapshot.meta.term
+      this.snapshotIndex = snapshot.meta.index
+    }
     if (snapshot && snapshot.meta.index > logState.compactedIndex) {
       // The snapshot was saved but the compaction that follows it did not happen: a crash in between,
       // possibly (on a leader, which applies what the followers made durable before its own write
@@ -282,23 +302,7 @@ export class ConsensusRuntime<Message, Engine extends ConsensusEngine<Message> =
       await this.logStore.compact(snapshot.meta.index, snapshot.meta.term)
       logState = await this.logStore.load()
     }
-    const snapshotIndex = snapshot?.meta.index ?? 0
-    if (logState.compactedIndex > snapshotIndex) {
-      // The entries up to the compaction point exist only in a snapshot the store could not load
-      // (damaged or deleted): the state cannot be rebuilt from this disk, and starting anyway would
-      // apply later entries onto an older state.
-      throw new StorageError(
-        'CORRUPT',
-        'the log is compacted beyond the newest snapshot that loads, so the state cannot be rebuilt from this disk; clear the data directory and let the replica catch up from the leader',
-        { compactedIndex: logState.compactedIndex, snapshotIndex },
-      )
-    }
-    if (snapshot) {
-      this.state.restore(snapshot.meta.index, snapshot.data)
-      this.appliedTerm = snapshot.meta.term
-      this.snapshotIndex = snapshot.meta.index
-      this.events.emit('restored', { index: snapshot.meta.index, source: 'disk' })
-    }
+    if (snapshot) this.events.emit('restored', { index: snapshot.meta.index, source: 'disk' })
     this.persistedIndex = Math.max(
       snapshot?.meta.index ?? 0,
       logState.compactedIndex,

@@ -388,6 +388,43 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(victim.restores).toEqual([])
   })
 
+  it('leaves the log as it was when the snapshot it would compact to cannot be restored', async () => {
+    let victim: SimNode | null = null
+    let crashAfterSave = false
+    let garbled = false
+    const { cluster, sim, followers } = await startedCluster({
+      seed: 47,
+      size: 3,
+      runtime: { snapshotIntervalEntries: 10, snapshotStagger: 0 },
+      wrapSnapshotStore: (store, node) => ({
+        // A crash between the snapshot's save and the log's compaction behind it...
+        save: async (snapshot) => {
+          await store.save(snapshot)
+          if (crashAfterSave && node === victim && node.alive) cluster.crash(node)
+        },
+        // ...and then a snapshot that does not restore (here: bytes that do not decode).
+        load: async () => {
+          const loaded = await store.load()
+          return garbled && node === victim && loaded !== null
+            ? { meta: loaded.meta, data: new Uint8Array([1, 2, 3]) }
+            : loaded
+        },
+        close: () => store.close(),
+      }),
+    })
+    victim = followers[0]!
+    crashAfterSave = true
+    for (let index = 0; index < 20 && victim.alive; index++)
+      await sim.await(cluster.put(followers[1]!, `k${index}`, 'v'))
+    expect(await sim.runUntilAsync(() => !victim.alive, { timeMsMax: 2_000 })).toBe(true)
+    const before = await sim.await(victim.disk.logStore().load())
+    garbled = true
+    await expect(sim.await(cluster.restart(victim))).rejects.toMatchObject({ name: 'DecodeError' })
+    const after = await sim.await(victim.disk.logStore().load())
+    expect(after.compactedIndex).toBe(before.compactedIndex)
+    expect(after.entries.map((entry) => entry.index)).toEqual(before.entries.map((entry) => entry.index))
+  })
+
   it('restarts from a snapshot newer than the end of its own log (a leader whose disk lagged), and catches up', async () => {
     // A leader applies entries the followers made durable before its own write of them finishes. If
     // it snapshots there and crashes before that write, its disk holds a snapshot past the end of its
@@ -433,7 +470,9 @@ describe('ConsensusRuntime on the simulator', () => {
       cluster.put(leader, `k${index}`, `v${index}`).catch(() => 'not acknowledged'),
     )
     expect(await sim.runUntilAsync(() => !leader.alive, { timeMsMax: 5_000 })).toBe(true)
-    await sim.await(Promise.all(writes))
+    const outcomes = await sim.await(Promise.all(writes))
+    const acknowledged = outcomes.flatMap((outcome, index) => (outcome === undefined ? [index] : []))
+    expect(acknowledged.length).toBeGreaterThan(0)
     const restartedDisk = leader.disk
     const [snapshot, log] = await sim.await(
       Promise.all([restartedDisk.snapshotStore().load(), restartedDisk.logStore().load()]),
@@ -442,8 +481,8 @@ describe('ConsensusRuntime on the simulator', () => {
     expect(snapshot).not.toBeNull()
     expect(snapshot!.meta.index).toBeGreaterThan(log.compactedIndex + log.entries.length)
     await sim.await(cluster.restart(leader))
-    const newLeader = cluster.nodes.find((node) => node !== leader && node.alive)!
-    await sim.await(cluster.put(newLeader, 'after', 'restart'))
+    const other = cluster.nodes.find((node) => node !== leader && node.alive)!
+    await sim.await(cluster.put(other, 'after', 'restart'))
     expect(
       await sim.runUntilAsync(
         () =>
@@ -453,7 +492,9 @@ describe('ConsensusRuntime on the simulator', () => {
       ),
     ).toBe(true)
     expect(cluster.runtimeFailures).toEqual([])
-    expect(leader.machine!.get('k19')).toBe(newLeader.machine!.get('k19'))
+    for (const index of acknowledged) expect(leader.machine!.get(`k${index}`)).toBe(`v${index}`)
+    for (let index = 0; index < 20; index++)
+      expect(leader.machine!.get(`k${index}`)).toBe(other.machine!.get(`k${index}`))
   })
 })
 

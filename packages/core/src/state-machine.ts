@@ -20,7 +20,9 @@ export interface SnapshotCapture {
    * Encodes one bounded slice (a millisecond or two of work) and returns null while more remains;
    * the last call returns the snapshot — joined, the same bytes `snapshot()` would have returned
    * when the capture was taken — and ends the capture. It comes in pieces so that each wrapping
-   * layer adds its header without copying the whole.
+   * layer adds its header without copying the whole. The driver keeps the pieces by reference (it
+   * writes them to disk and sends them to followers later), so the machine must never change them
+   * afterwards: hand over fresh buffers, not views of ones it keeps writing to.
    */
   step(): BytesInParts | null
   /** Ends the capture early; the machine stops keeping the captured state. Calling it again is a no-op. */
@@ -41,6 +43,10 @@ export interface StateMachine {
   apply(command: Uint8Array, context: ApplyContext): Uint8Array
   /** Read-only query against the current state. */
   query(query: Uint8Array): Uint8Array
+  /**
+   * The whole state, encoded. The driver keeps the returned bytes by reference until they are saved
+   * and sent, so they must not be changed afterwards (return a fresh buffer, not a view of live state).
+   */
   snapshot(): Uint8Array
   /** Replaces the state; also ends an open capture (see `captureSnapshot`). */
   restore(snapshot: Uint8Array): void

@@ -1,4 +1,4 @@
-import { StorageError, joinedBytes } from '@socketcloud/core'
+import { BytesInParts, StorageError, joinedBytes } from '@socketcloud/core'
 import type { HardState, LogEntry, LogState, LogWrite, Snapshot } from '@socketcloud/core'
 
 export function copyEntry(entry: LogEntry): LogEntry {
@@ -45,9 +45,7 @@ export function checkSnapshot(snapshot: Snapshot): void {
     Number.isInteger(meta.term) &&
     meta.term >= 0 &&
     meta.membership instanceof Uint8Array &&
-    (snapshot.data instanceof Uint8Array ||
-      (Array.isArray(snapshot.data?.parts) &&
-        snapshot.data.parts.every((part) => part instanceof Uint8Array)))
+    (snapshot.data instanceof Uint8Array || snapshot.data instanceof BytesInParts)
   if (!valid) throw new StorageError('CORRUPT', 'malformed snapshot', { index: meta?.index })
 }
 

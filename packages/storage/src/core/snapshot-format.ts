@@ -1,5 +1,5 @@
 import type { Snapshot } from '@socketcloud/core'
-import { BytesInParts, DecodeError } from '@socketcloud/core'
+import { BytesInParts, DecodeError, partsOf } from '@socketcloud/core'
 import { crc32c } from '@node-rs/crc32'
 import { ByteReader, ByteWriter } from './byte-writer'
 
@@ -29,7 +29,7 @@ export function encodeSnapshot(snapshot: Snapshot): BytesInParts {
   writer.u32(snapshot.meta.membership.length).raw(snapshot.meta.membership)
   writer.u64(data.length)
   const header = writer.finish()
-  const dataParts = data instanceof Uint8Array ? [data] : data.parts
+  const dataParts = partsOf(data)
   let checksum = crc32c(header.subarray(CHECKSUMMED_FROM))
   for (const part of dataParts) checksum = crc32c(part, checksum)
   new DataView(header.buffer, header.byteOffset, header.byteLength).setUint32(5, checksum >>> 0, true)

@@ -1,5 +1,5 @@
 import { open, rename } from 'node:fs/promises'
-import { StorageError, assert, toError, type BytesInParts } from '@socketcloud/core'
+import { StorageError, assert, partsOf, toError, type BytesOrParts } from '@socketcloud/core'
 
 /** Wraps a failed filesystem call into StorageError(IO_ERROR) naming the operation and path. */
 export function ioError(operation: string, path: string, thrown: unknown): StorageError {
@@ -37,7 +37,7 @@ export async function replaceFileDurably(
   directory: string,
   temporary: string,
   path: string,
-  bytes: Uint8Array | BytesInParts,
+  bytes: BytesOrParts,
   operation: string,
 ): Promise<void> {
   try {
@@ -45,7 +45,7 @@ export async function replaceFileDurably(
     try {
       // Piece by piece: a large snapshot arrives in pieces and is never joined into one buffer.
       let position = 0
-      for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes.parts) {
+      for (const piece of partsOf(bytes)) {
         let written = 0
         while (written < piece.length) {
           const result = await handle.write(piece, written, piece.length - written, position + written)
