@@ -47,7 +47,9 @@ async function runScenario(seed: number, size: number, runtime: ConsensusRuntime
   const cluster = new SimCluster({
     seed,
     size,
-    runtime,
+    // A snapshot every 6 to 64 entries, from the seed: most runs snapshot many times, so snapshots
+    // meet crashes, restarts, leader changes and InstallSnapshot at every point of their way.
+    runtime: { snapshotIntervalEntries: 6 + (seed % 59), ...runtime },
     ...(seed % 2 === 1 ? { captureRowsPerStep: 2 } : {}),
   })
   const { sim, network } = cluster
