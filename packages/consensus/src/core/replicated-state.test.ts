@@ -1,4 +1,4 @@
-import { Codec, DecodeError, type LogEntry, type StateMachine } from '@socketcloud/core'
+import { BytesInParts, Codec, DecodeError, type LogEntry, type StateMachine } from '@socketcloud/core'
 import { describe, expect, it } from 'vitest'
 import { encodeEntryEnvelope, type EntryEnvelope } from './entry-envelope'
 import { ReplicatedState } from './replicated-state'
@@ -134,5 +134,15 @@ describe('ReplicatedState', () => {
     expect(() => state.restore(9, codec.encodeValue([2, 0, [], new Uint8Array(0)]))).toThrow(DecodeError)
     expect(state.appliedIndex).toBe(2)
     expect(machine.total).toBe(3)
+  })
+
+  it('refuses an oversized snapshot in pieces by its length, before joining the pieces', () => {
+    const state = new ReplicatedState(new CounterMachine(), { ...options, snapshotBytesMax: 1024 })
+    const pieces = new BytesInParts([new Uint8Array(600), new Uint8Array(600)])
+    pieces.toBytes = () => {
+      throw new Error('joined an oversized snapshot')
+    }
+    expect(() => state.restore(9, pieces)).toThrow(/1200 bytes exceeds 1024/)
+    expect(state.appliedIndex).toBe(0)
   })
 })

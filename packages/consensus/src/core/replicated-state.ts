@@ -163,6 +163,8 @@ export class ReplicatedState {
    * reads one array.
    */
   restore(index: number, data: BytesOrParts): void {
+    // The limit is checked on the length first, so an oversized snapshot in pieces is never joined.
+    checkSnapshotSize(data.length, this.options.snapshotBytesMax)
     const decoded = decodeSnapshot(this.options.codec, joinedBytes(data), this.options.snapshotBytesMax)
     this.machine.restore(decoded.machine)
     this.sessions.restore(decoded.sessions)
@@ -179,10 +181,12 @@ interface DecodedSnapshot {
 
 const SESSIONS_DECODE_MAX = 10_000_000
 
+function checkSnapshotSize(bytes: number, bytesMax: number): void {
+  if (bytes > bytesMax) throw new DecodeError('OVERSIZED', `snapshot of ${bytes} bytes exceeds ${bytesMax}`)
+}
+
 function decodeSnapshot(codec: Codec, data: Uint8Array, bytesMax: number): DecodedSnapshot {
-  if (data.length > bytesMax) {
-    throw new DecodeError('OVERSIZED', `snapshot of ${data.length} bytes exceeds ${bytesMax}`)
-  }
+  checkSnapshotSize(data.length, bytesMax)
   let value: unknown
   try {
     value = codec.decodeValue(data)
